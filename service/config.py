@@ -1,0 +1,80 @@
+"""All settings of the service, read from the environment (and `.env`) in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ZAI_INTERNATIONAL = ("https://api.z.ai/api/v1", "https://api.z.ai/api/paas/v4")
+ZAI_MAINLAND = ("https://open.bigmodel.cn/api/v1", "https://open.bigmodel.cn/api/paas/v4")
+
+
+class ZaiRegion(StrEnum):
+    international = "international"
+    mainland = "mainland"
+
+
+class Settings(BaseSettings):
+    """Every knob of zai-l10n. Environment variable names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    # Kafka
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_group_id: str = "zai-l10n-worker"
+    topic_requests: str = "translation.requests"
+    topic_results: str = "translation.results"
+    topic_dlq: str = "translation.requests.dlq"
+    topic_partitions: int = Field(default=6, ge=1)
+
+    # Storage
+    database_url: str = "sqlite+aiosqlite:///./zai-l10n.db"
+
+    # Z.ai upstream
+    zai_api_key: SecretStr | None = None
+    zai_region: ZaiRegion = ZaiRegion.international
+    zai_agents_base_url: str | None = None
+    zai_files_base_url: str | None = None
+    zai_connect_timeout: float = Field(default=5.0, gt=0)
+    zai_read_timeout: float = Field(default=120.0, gt=0)
+    zai_max_concurrency: int = Field(default=32, ge=1)
+    zai_max_retries: int = Field(default=4, ge=0)
+    zai_backoff_base: float = Field(default=0.5, gt=0)
+    zai_backoff_max: float = Field(default=20.0, gt=0)
+    zai_async_deadline: float = Field(default=300.0, gt=0)
+
+    # Simulator (used when no ZAI_API_KEY is set)
+    sim_host: str = "127.0.0.1"
+    sim_port: int = 8765
+
+    # Admin API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+
+    # Worker
+    worker_max_in_flight: int = Field(default=64, ge=1)
+    worker_graceful_timeout: float = Field(default=30.0, gt=0)
+
+    log_level: str = "INFO"
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.zai_api_key is None
+
+    def zai_base_urls(self) -> tuple[str, str]:
+        """(agents base, files base): explicit URLs win, then the simulator, then the region preset."""
+        if self.uses_simulator:
+            root = f"http://{self.sim_host}:{self.sim_port}/api"
+            default = (f"{root}/v1", f"{root}/paas/v4")
+        else:
+            preset = ZAI_MAINLAND if self.zai_region is ZaiRegion.mainland else ZAI_INTERNATIONAL
+            default = preset
+        return (self.zai_agents_base_url or default[0], self.zai_files_base_url or default[1])
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
