@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # Worker
     worker_max_in_flight: int = Field(default=64, ge=1)
     worker_graceful_timeout: float = Field(default=30.0, gt=0)
+    request_max_bytes: int = Field(default=1_000_000, ge=1024)
+    request_max_chars: int = Field(default=200_000, ge=1)
 
     log_level: str = "INFO"
 

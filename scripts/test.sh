@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: dependencies, lint, types, then pytest against a real
+# Kafka broker, a real PostgreSQL and the Z.ai simulator (started by the test fixtures).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+
+echo "== ruff"
+.venv/bin/ruff check service tests benchmarks
+.venv/bin/ruff format --check service tests benchmarks
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+# pytest exits 5 when it ran no test; with `set -e` that fails the run, as it should.
+.venv/bin/pytest "$@"

@@ -1,0 +1,54 @@
+"""The `zai-l10n` command line: worker, api, sim, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import typer
+import uvicorn
+
+from service.config import get_settings
+from service.logs import configure_logging
+from service.sim.cli import sim_command
+
+app = typer.Typer(help="zai-l10n: Kafka-driven translation with Z.ai", no_args_is_help=True)
+app.command("sim", help="Run the Z.ai simulator.")(sim_command)
+
+
+@app.command()
+def worker() -> None:
+    """Consume translation requests and publish translated events."""
+    from service.bootstrap import run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(main())
+
+
+@app.command()
+def api() -> None:
+    """Serve the admin REST API."""
+    from service.api.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+
+
+@app.command()
+def demo() -> None:
+    """Run the main job end to end on this machine and print the translated events."""
+    from service.demo import run_demo
+
+    settings = get_settings()
+    configure_logging("WARNING")
+    run_demo(settings)

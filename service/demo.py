@@ -1,0 +1,163 @@
+"""`zai-l10n demo`: the whole main job on one machine, from nothing to a printed translated event.
+
+Starts a local Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set), the Z.ai simulator (unless
+ZAI_API_KEY is set), and the worker; publishes one sample request, prints the result events and
+shuts everything down again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from service.bootstrap import run_worker
+from service.config import Settings
+from service.devstack.kafka import start_kafka
+
+SAMPLE_TEXT = "Open the dashboard to download your invoice."
+
+
+def run_demo(settings: Settings, timeout: float = 120.0) -> None:
+    with contextlib.ExitStack() as stack:
+        if "KAFKA_BOOTSTRAP_SERVERS" not in os.environ:
+            _say("starting a local Kafka broker (first run resolves its jars from Maven Central)")
+            kafka = start_kafka()
+            stack.callback(kafka.stop)
+            settings = settings.model_copy(update={"kafka_bootstrap_servers": kafka.bootstrap_servers})
+        if settings.uses_simulator:
+            port = _free_port()
+            stack.enter_context(_simulator(port))
+            settings = settings.model_copy(update={"sim_port": port})
+            _say(f"Z.ai simulator on port {port} (set ZAI_API_KEY to call the real Z.ai)")
+        else:
+            _say("calling the real Z.ai API")
+        asyncio.run(_publish_and_wait(settings, timeout))
+
+
+async def _publish_and_wait(settings: Settings, timeout: float) -> None:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(settings, stop))
+    request_id = f"demo-{uuid.uuid4().hex[:8]}"
+    request = {
+        "request_id": request_id,
+        "tenant_id": "acme",
+        "source_lang": "en",
+        "target_langs": ["de", "fr"],
+        "text": SAMPLE_TEXT,
+        "metadata": {"origin": "zai-l10n demo"},
+    }
+    try:
+        await _wait_for_topics(settings, worker)
+        await _publish(settings, request)
+        _say(f"published request {request_id} to {settings.topic_requests}")
+        for event in await _collect(settings, request_id, len(request["target_langs"]), timeout):
+            print(json.dumps(event, indent=2, ensure_ascii=False))  # noqa: T201 - the demo's output
+    finally:
+        stop.set()
+        await worker
+
+
+async def _wait_for_topics(settings: Settings, worker: asyncio.Task[None]) -> None:
+    # The worker creates the topics at start; give it a moment so our consumer sees them.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if worker.done():
+            worker.result()
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await consumer.start()
+        try:
+            if settings.topic_results in await consumer.topics():
+                return
+        finally:
+            await consumer.stop()
+        await asyncio.sleep(0.2)
+    raise TimeoutError("worker did not create its topics")
+
+
+async def _publish(settings: Settings, request: dict[str, object]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            settings.topic_requests,
+            json.dumps(request).encode(),
+            key=str(request["tenant_id"]).encode(),
+        )
+    finally:
+        await producer.stop()
+
+
+async def _collect(
+    settings: Settings, request_id: str, expected: int, timeout: float
+) -> list[dict[str, object]]:
+    consumer = AIOKafkaConsumer(
+        settings.topic_results,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"demo-reader-{uuid.uuid4().hex[:6]}",
+    )
+    await consumer.start()
+    found: list[dict[str, object]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            async for record in consumer:
+                event = json.loads(record.value or b"{}")
+                if event.get("request_id") == request_id:
+                    found.append(event)
+                    if len(found) == expected:
+                        return found
+    finally:
+        await consumer.stop()
+    return found
+
+
+@contextlib.contextmanager
+def _simulator(port: int) -> Iterator[None]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", "sim", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/_sim/counters", proc)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"simulator exited with code {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"simulator did not answer at {url}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _say(text: str) -> None:
+    print(f"[demo] {text}", file=sys.stderr)  # noqa: T201 - progress for the person running it

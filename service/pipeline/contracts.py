@@ -1,0 +1,136 @@
+"""Wire contract of the Kafka topics (version 1): the request we consume and the events we publish."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from service.zai.languages import SOURCE_LANGS, STRATEGIES, TARGET_LANGS
+
+CE_SPECVERSION = "1.0"
+CE_SOURCE = "urn:zai-l10n:worker"
+TYPE_COMPLETED = "translation.completed"
+TYPE_FAILED = "translation.failed"
+TYPE_DEAD_LETTER = "translation.request.dead_lettered"
+
+
+class Segment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=256)
+    text: str
+
+
+class TranslationRequestV1(BaseModel):
+    """A translation request as published by a platform team to `translation.requests`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=200)
+    tenant_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    source_lang: str = "auto"
+    target_langs: list[str] = Field(min_length=1, max_length=50)
+    text: str | None = None
+    segments: list[Segment] | None = None
+    glossary: str | None = None
+    strategy: str = "general"
+    instructions: str | None = Field(default=None, max_length=4000)
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("source_lang")
+    @classmethod
+    def _known_source(cls, v: str) -> str:
+        if v not in SOURCE_LANGS:
+            raise ValueError(f"unknown source_lang {v!r}")
+        return v
+
+    @field_validator("target_langs")
+    @classmethod
+    def _known_targets(cls, v: list[str]) -> list[str]:
+        unknown = [t for t in v if t not in TARGET_LANGS]
+        if unknown:
+            raise ValueError(f"unknown target_langs {unknown!r}")
+        if len(set(v)) != len(v):
+            raise ValueError("target_langs has duplicates")
+        return v
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        if v not in STRATEGIES:
+            raise ValueError(f"unknown strategy {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_content(self) -> TranslationRequestV1:
+        if (self.text is None) == (self.segments is None):
+            raise ValueError("exactly one of 'text' or 'segments' is required")
+        if self.segments is not None:
+            ids = [s.id for s in self.segments]
+            if not ids:
+                raise ValueError("segments is empty")
+            if len(set(ids)) != len(ids):
+                raise ValueError("segment ids must be unique")
+        return self
+
+    def content_chars(self) -> int:
+        if self.text is not None:
+            return len(self.text)
+        return sum(len(s.text) for s in self.segments or [])
+
+
+class Timings(BaseModel):
+    queued_ms: int | None = None
+    upstream_ms: int
+    total_ms: int
+
+
+class UsageV1(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    upstream_calls: int = 0
+
+
+class TranslationCompletedV1(BaseModel):
+    type: Literal["translation.completed"] = TYPE_COMPLETED
+    event_id: str
+    request_id: str
+    tenant_id: str
+    source_lang: str
+    target_lang: str
+    text: str | None = None
+    segments: list[Segment] | None = None
+    glossary_id: str | None = None
+    glossary_version: int | None = None
+    strategy: str
+    usage: UsageV1
+    timings: Timings
+    metadata: dict[str, Any] | None = None
+
+
+class TranslationFailedV1(BaseModel):
+    type: Literal["translation.failed"] = TYPE_FAILED
+    event_id: str
+    request_id: str
+    tenant_id: str
+    source_lang: str
+    target_lang: str
+    error_code: str
+    message: str
+    retryable: bool
+    upstream_code: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class DeadLetterV1(BaseModel):
+    type: Literal["translation.request.dead_lettered"] = TYPE_DEAD_LETTER
+    reason: str
+    detail: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    original_key: str | None = None
+    original_headers: dict[str, str] = Field(default_factory=dict)
+    original_value_b64: str

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.intake import Rejection, decode_request
+
+
+def _raw(**fields: object) -> bytes:
+    body: dict[str, object] = {
+        "request_id": "r1",
+        "tenant_id": "acme",
+        "target_langs": ["de"],
+        "text": "Hello",
+    }
+    body.update(fields)
+    return json.dumps({k: v for k, v in body.items() if v is not None}).encode()
+
+
+def decode(raw: bytes) -> TranslationRequestV1 | Rejection:
+    return decode_request(raw, max_bytes=10_000, max_chars=1_000)
+
+
+def test_valid_text_request() -> None:
+    req = decode(_raw())
+    assert isinstance(req, TranslationRequestV1)
+    assert (req.source_lang, req.strategy, req.target_langs) == ("auto", "general", ["de"])
+
+
+def test_valid_segments_request() -> None:
+    req = decode(_raw(text=None, segments=[{"id": "a", "text": "x"}, {"id": "b", "text": "y"}]))
+    assert isinstance(req, TranslationRequestV1)
+    assert [s.id for s in req.segments or []] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "needle"),
+    [
+        (b'{"request_id": ', "bad_json", "not JSON"),
+        (b"\xff\xfe\x00", "not_utf8", "UTF-8"),
+        (b"[1, 2]", "schema", "JSON object"),
+        (_raw(target_langs=["xx"]), "schema", "target_langs"),
+        (_raw(target_langs=[]), "schema", "target_langs"),
+        (_raw(target_langs=["de", "de"]), "schema", "duplicates"),
+        (_raw(source_lang="klingon"), "schema", "source_lang"),
+        (_raw(strategy="fast"), "schema", "strategy"),
+        (_raw(text=None), "schema", "exactly one"),
+        (_raw(segments=[{"id": "a", "text": "x"}]), "schema", "exactly one"),
+        (_raw(text=None, segments=[{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]), "schema", "unique"),
+        (_raw(tenant_id="../etc"), "schema", "tenant_id"),
+        (_raw(surprise=1), "schema", "surprise"),
+        (_raw(text="x" * 1001), "too_large", "limit 1000"),
+        (b" " * 10_001, "too_large", "limit 10000"),
+    ],
+)
+def test_rejections_name_reason_and_place(raw: bytes, reason: str, needle: str) -> None:
+    result = decode(raw)
+    assert isinstance(result, Rejection)
+    assert result.reason == reason
+    assert needle in result.detail
