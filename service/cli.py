@@ -1,4 +1,4 @@
-"""The `zai-l10n` command line: worker, api, sim, demo."""
+"""The `zai-l10n` command line: worker, api, sim, migrate, demo."""
 
 from __future__ import annotations
 
@@ -42,6 +42,25 @@ def api() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from service.store.db import create_engine
+    from service.store.migrate import upgrade
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
 
 
 @app.command()

@@ -1,0 +1,123 @@
+"""Database tables (SQLModel): persistence shapes only; API and pipeline have their own models.
+
+Ids are strings so SQLite and PostgreSQL store them alike; times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from service.store.types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Glossary(SQLModel, table=True):
+    """A tenant's named glossary. Deleting is soft: versions stay readable for jobs in flight."""
+
+    __tablename__ = "glossary"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_glossary_tenant_name"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    tenant_id: str = Field(index=True, max_length=100)
+    name: str = Field(max_length=200)
+    source_lang: str = Field(max_length=16)
+    is_default: bool = False
+    current_version: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class GlossaryVersion(SQLModel, table=True):
+    """An immutable snapshot of a glossary's entries."""
+
+    __tablename__ = "glossary_version"
+    __table_args__ = (
+        UniqueConstraint("glossary_id", "version", name="uq_version_glossary_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    glossary_id: str = Field(foreign_key="glossary.id", max_length=36)
+    version: int
+    content_hash: str = Field(max_length=64)
+    entry_count: int
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    author: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class GlossaryEntry(SQLModel, table=True):
+    """One term of one version, with its translations keyed by language code."""
+
+    __tablename__ = "glossary_entry"
+    __table_args__ = (Index("ix_entry_version_position", "version_id", "position", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="glossary_version.id")
+    position: int
+    term: str
+    translations: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    case_sensitive: bool = False
+    do_not_translate: bool = False
+    forbidden: bool = False
+    note: str | None = None
+
+
+class ZaiFile(SQLModel, table=True):
+    """The Z.ai upload cache: one compiled glossary file per (account, version, language pair).
+
+    The unique key is what makes an upload happen once across worker processes: whoever inserts
+    the row in state `uploading` owns the upload; the others wait for `ready`.
+    """
+
+    __tablename__ = "zai_file"
+    __table_args__ = (
+        UniqueConstraint(
+            "account", "version_id", "source_lang", "target_lang", name="uq_zai_file_key"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(index=True, max_length=64)
+    version_id: int = Field(foreign_key="glossary_version.id")
+    source_lang: str = Field(max_length=16)
+    target_lang: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    file_id: str | None = Field(default=None, max_length=200)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    uploaded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token, stored hashed. `tenant_id` None means an admin token."""
+
+    __tablename__ = "api_token"
+
+    id: str = Field(primary_key=True, max_length=32)
+    tenant_id: str | None = Field(default=None, index=True, max_length=100)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TenantCredential(SQLModel, table=True):
+    """A tenant's own Z.ai API key, encrypted at rest; only the last four characters are shown."""
+
+    __tablename__ = "tenant_credential"
+
+    tenant_id: str = Field(primary_key=True, max_length=100)
+    provider: str = Field(primary_key=True, max_length=16)
+    ciphertext: str
+    last4: str = Field(max_length=4)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
