@@ -32,6 +32,8 @@ class Settings(BaseSettings):
 
     # Storage
     database_url: str = "sqlite+aiosqlite:///./zai-l10n.db"
+    # Migrate on start-up (handy for the embedded SQLite); Helm runs a migration Job instead.
+    database_auto_migrate: bool = True
 
     # Z.ai upstream
     zai_api_key: SecretStr | None = None
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
     # Admin API
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    api_admin_token: SecretStr | None = None
+    api_tenant_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    # Fernet key(s), comma-separated, newest first: encrypts tenants' own Z.ai keys at rest.
+    credentials_key: SecretStr | None = None
 
     # Worker
     worker_max_in_flight: int = Field(default=64, ge=1)

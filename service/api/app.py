@@ -1,15 +1,43 @@
-"""The admin REST API (FastAPI). Glossary and job routes are added by their issues."""
+"""The admin REST API (FastAPI): tokens, tenant credentials, glossaries, job status."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
+from service.api import problems
+from service.api.deps import ApiContext
+from service.api.routes import credentials, tokens
+from service.auth.credentials import CredentialCipher
 from service.config import Settings
+from service.store.db import create_engine, session_factory
+from service.store.migrate import upgrade
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="zai-l10n admin API", version="0.1.0")
-    app.state.settings = settings or Settings()
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        if settings.database_auto_migrate:
+            await upgrade(engine)
+        app.state.ctx = ApiContext(
+            settings=settings,
+            sessions=session_factory(engine),
+            cipher=CredentialCipher(settings.credentials_key),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="zai-l10n admin API", version="0.1.0", lifespan=lifespan)
+    problems.install(app)
+    app.include_router(tokens.router)
+    app.include_router(credentials.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,99 @@
+"""Request-scoped dependencies: the API context, a database session, and the caller's identity."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.api.problems import Problem, not_found
+from service.auth.credentials import CredentialCipher
+from service.auth.tokens import Principal, configured_principal, matches, split_token
+from service.config import Settings
+from service.store.tables import ApiToken
+
+TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: CredentialCipher
+
+
+def get_context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[ApiContext, Depends(get_context)]
+
+
+async def get_session(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
+    async with ctx.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="An admin token or a tenant token")
+
+
+async def get_principal(
+    ctx: ContextDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    unauthorized = Problem(
+        401,
+        "Unauthorized",
+        "a valid bearer token is required",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is None or not credentials.credentials:
+        raise unauthorized
+    token = credentials.credentials
+    s = ctx.settings
+    principal = configured_principal(
+        token,
+        admin_token=s.api_admin_token.get_secret_value() if s.api_admin_token else None,
+        tenant_tokens={t: v.get_secret_value() for t, v in s.api_tenant_tokens.items()},
+    )
+    if principal is not None:
+        return principal
+    token_id = split_token(token)
+    row = await session.get(ApiToken, token_id) if token_id else None
+    if row is None or row.revoked_at is not None or not matches(token, row.token_hash):
+        raise unauthorized
+    return Principal(token_id=row.id, tenant_id=row.tenant_id)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    if not principal.is_admin:
+        raise Problem(403, "Forbidden", "an admin token is required")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
+def tenant_scope(
+    principal: PrincipalDep,
+    tenant: Annotated[str, Path(pattern=TENANT_PATTERN, description="Tenant id")],
+) -> str:
+    """The tenant in the path, if the caller may see it; another tenant's data answers 404."""
+    if not principal.can_access(tenant):
+        raise not_found("tenant")
+    return tenant
+
+
+TenantDep = Annotated[str, Depends(tenant_scope)]

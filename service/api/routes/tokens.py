@@ -1,0 +1,70 @@
+"""Admin-only management of API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from service.api.deps import TENANT_PATTERN, AdminDep, SessionDep
+from service.api.problems import not_found
+from service.auth.tokens import mint
+from service.store.tables import ApiToken, utcnow
+
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    tenant_id: str | None = Field(default=None, pattern=TENANT_PATTERN, description="None: admin")
+
+
+class TokenPublic(BaseModel):
+    id: str
+    name: str
+    tenant_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The bearer token. Shown only in this response.")
+
+
+@router.post("", status_code=201, response_model=TokenCreated)
+async def create_token(body: TokenCreate, session: SessionDep, _: AdminDep) -> TokenCreated:
+    minted = mint()
+    row = ApiToken(
+        id=minted.token_id, tenant_id=body.tenant_id, name=body.name, token_hash=minted.token_hash
+    )
+    session.add(row)
+    await session.commit()
+    return TokenCreated(**_public(row).model_dump(), token=minted.token)
+
+
+@router.get("", response_model=list[TokenPublic])
+async def list_tokens(session: SessionDep, _: AdminDep) -> list[TokenPublic]:
+    rows = await session.exec(select(ApiToken).order_by(col(ApiToken.created_at)))
+    return [_public(r) for r in rows.all()]
+
+
+@router.delete("/{token_id}", status_code=204)
+async def revoke_token(token_id: str, session: SessionDep, _: AdminDep) -> Response:
+    row = await session.get(ApiToken, token_id)
+    if row is None or row.revoked_at is not None:
+        raise not_found("token")
+    row.revoked_at = utcnow()
+    await session.commit()
+    return Response(status_code=204)
+
+
+def _public(row: ApiToken) -> TokenPublic:
+    return TokenPublic(
+        id=row.id,
+        name=row.name,
+        tenant_id=row.tenant_id,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
