@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     topic_requests: str = "translation.requests"
     topic_results: str = "translation.results"
     topic_dlq: str = "translation.requests.dlq"
+    topic_glossary_events: str = "glossary.events"
     topic_partitions: int = Field(default=6, ge=1)
 
     # Storage
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     api_port: int = 8080
     api_admin_token: SecretStr | None = None
     api_tenant_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    glossary_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    glossary_max_entries: int = Field(default=50_000, ge=1)
+    glossary_max_entry_bytes: int = Field(default=2_000, ge=64)
     # Fernet key(s), comma-separated, newest first: encrypts tenants' own Z.ai keys at rest.
     credentials_key: SecretStr | None = None
 
@@ -73,7 +77,7 @@ class Settings(BaseSettings):
         return self.zai_api_key is None
 
     def zai_base_urls(self) -> tuple[str, str]:
-        """(agents base, files base): explicit URLs win, then the simulator, then the region preset."""
+        """(agents base, files base): explicit URLs win, then the simulator, then the region."""
         if self.uses_simulator:
             root = f"http://{self.sim_host}:{self.sim_port}/api"
             default = (f"{root}/v1", f"{root}/paas/v4")

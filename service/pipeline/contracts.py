@@ -1,8 +1,8 @@
-"""Wire contract of the Kafka topics (version 1): the request we consume and the events we publish."""
+"""Wire contract of the Kafka topics (v1): the request we consume, the events we publish."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -10,9 +10,9 @@ from service.zai.languages import SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
 CE_SPECVERSION = "1.0"
 CE_SOURCE = "urn:zai-l10n:worker"
-TYPE_COMPLETED = "translation.completed"
-TYPE_FAILED = "translation.failed"
-TYPE_DEAD_LETTER = "translation.request.dead_lettered"
+TYPE_COMPLETED: Final = "translation.completed"
+TYPE_FAILED: Final = "translation.failed"
+TYPE_DEAD_LETTER: Final = "translation.request.dead_lettered"
 
 
 class Segment(BaseModel):

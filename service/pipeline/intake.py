@@ -1,4 +1,4 @@
-"""Pure decoding and validation of raw request messages: a request, or a reason to dead-letter it."""
+"""Pure decoding and validation of raw request messages: a request, or why to dead-letter it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ class Rejection:
     detail: str
 
 
-def decode_request(raw: bytes, *, max_bytes: int, max_chars: int) -> TranslationRequestV1 | Rejection:
+def decode_request(
+    raw: bytes, *, max_bytes: int, max_chars: int
+) -> TranslationRequestV1 | Rejection:
     if len(raw) > max_bytes:
         return Rejection("too_large", f"message is {len(raw)} bytes, limit {max_bytes}")
     try:
@@ -34,7 +36,9 @@ def decode_request(raw: bytes, *, max_bytes: int, max_chars: int) -> Translation
     except ValidationError as exc:
         return Rejection("schema", _describe(exc))
     if request.content_chars() > max_chars:
-        return Rejection("too_large", f"content has {request.content_chars()} chars, limit {max_chars}")
+        return Rejection(
+            "too_large", f"content has {request.content_chars()} chars, limit {max_chars}"
+        )
     return request
 
 

@@ -25,7 +25,7 @@ class Translator(Protocol):
 
 
 async def translate_request(req: TranslationRequestV1, translator: Translator) -> list[Outcome]:
-    """Translate into every target language concurrently; a failure in one does not sink the others."""
+    """Translate into every target language concurrently; one failure does not sink the others."""
     return list(
         await asyncio.gather(*(_one_language(req, lang, translator) for lang in req.target_langs))
     )

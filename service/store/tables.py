@@ -6,6 +6,7 @@ Ids are strings so SQLite and PostgreSQL store them alike; times are timezone-aw
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -45,6 +46,7 @@ class GlossaryVersion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     glossary_id: str = Field(foreign_key="glossary.id", max_length=36)
     version: int
+    source_lang: str = Field(max_length=16)
     content_hash: str = Field(max_length=64)
     entry_count: int
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -121,3 +123,18 @@ class TenantCredential(SQLModel, table=True):
     ciphertext: str
     last4: str = Field(max_length=4)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event written in the same transaction as the change it announces, relayed to Kafka
+    afterwards, so a committed change is never left unannounced (transactional outbox)."""
+
+    __tablename__ = "outbox_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=200)
+    key: str | None = Field(default=None, max_length=200)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)

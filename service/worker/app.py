@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -82,6 +83,7 @@ class Worker:
 
     async def _dead_letter(self, msg: KafkaMessage, rejection: Rejection) -> None:
         record = msg.raw_message
+        assert isinstance(record, ConsumerRecord)  # batch subscribers would hand a tuple
         topic, partition, offset = record.topic, record.partition, record.offset
         letter = dead_letter(
             reason=rejection.reason,
@@ -97,6 +99,8 @@ class Worker:
             letter.model_dump(mode="json"),
             topic=self._settings.topic_dlq,
             key=record.key,
-            headers=ce_headers(ce_type=TYPE_DEAD_LETTER, ce_id=dead_letter_id(topic, partition, offset)),
+            headers=ce_headers(
+                ce_type=TYPE_DEAD_LETTER, ce_id=dead_letter_id(topic, partition, offset)
+            ),
         )
         logger.warning("dead-lettered", extra={"reason": rejection.reason, "offset": offset})

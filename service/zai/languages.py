@@ -1,4 +1,4 @@
-"""The language codes and strategies Z.ai's General Translation agent documents (see shared zai-api.md §6.2)."""
+"""Language codes and strategies documented for Z.ai's General Translation agent (§6.2)."""
 
 from __future__ import annotations
 

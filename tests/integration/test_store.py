@@ -35,6 +35,7 @@ async def _glossary_with_version(engine: AsyncEngine) -> tuple[str, int]:
         version = GlossaryVersion(
             glossary_id=gid,
             version=1,
+            source_lang="en",
             content_hash="0" * 64,
             entry_count=1,
             languages=["en", "de"],

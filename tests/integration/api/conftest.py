@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -20,9 +21,11 @@ def auth(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def api_settings(db_url: str) -> Settings:
+def api_settings(db_url: str, kafka_bootstrap_servers: str) -> Settings:
     return Settings(
         database_url=db_url,
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        topic_glossary_events=f"glossary-events-{uuid.uuid4().hex[:8]}",
         api_admin_token=SecretStr(ADMIN),
         api_tenant_tokens={"acme": SecretStr(ACME), "globex": SecretStr(GLOBEX)},
         credentials_key=SecretStr(new_key()),

@@ -1,8 +1,8 @@
-"""glossaries, upload cache, tokens, credentials
+"""glossaries, upload cache, tokens, credentials, outbox
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 07:18:45.202821
+Create Date: 2026-11-28 07:23:16.607361
 """
 
 from __future__ import annotations
@@ -52,6 +52,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_glossary_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
+        "outbox_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("topic", AutoString(length=200), nullable=False),
+        sa.Column("key", AutoString(length=200), nullable=True),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("headers", sa.JSON(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_event_sent_at"), ["sent_at"], unique=False)
+
+    op.create_table(
         "tenant_credential",
         sa.Column("tenant_id", AutoString(length=100), nullable=False),
         sa.Column("provider", AutoString(length=16), nullable=False),
@@ -65,6 +79,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("glossary_id", AutoString(length=36), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("source_lang", AutoString(length=16), nullable=False),
         sa.Column("content_hash", AutoString(length=64), nullable=False),
         sa.Column("entry_count", sa.Integer(), nullable=False),
         sa.Column("languages", sa.JSON(), nullable=False),
@@ -137,6 +152,10 @@ def downgrade() -> None:
     op.drop_table("glossary_entry")
     op.drop_table("glossary_version")
     op.drop_table("tenant_credential")
+    with op.batch_alter_table("outbox_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_event_sent_at"))
+
+    op.drop_table("outbox_event")
     with op.batch_alter_table("glossary", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_glossary_tenant_id"))
 

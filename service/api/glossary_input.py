@@ -1,0 +1,165 @@
+"""Reading a glossary from a request: a multipart file upload or JSON entries, one validation path.
+
+Both forms go through `parse_glossary`, so a JSON body is checked by exactly the rules a file is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from service.api.problems import Problem
+from service.glossary.limits import GlossaryLimits
+from service.glossary.model import GlossaryDocument
+from service.glossary.parse import parse_glossary
+from service.glossary.problems import PROBLEM_TYPE, GlossaryInvalid
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
+
+class EntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    term: str = Field(description="The term in the glossary's source language")
+    translations: dict[str, str] = Field(default_factory=dict, description="language → text")
+    case_sensitive: bool = False
+    do_not_translate: bool = False
+    forbidden: bool = False
+    note: str | None = None
+
+
+class GlossaryJsonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    source_lang: str
+    is_default: bool | None = None
+    entries: list[EntryIn]
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str | None
+    is_default: bool | None
+    doc: GlossaryDocument
+
+
+def request_body_doc() -> dict[str, Any]:
+    """OpenAPI description of the two accepted bodies (the route reads the request itself)."""
+    multipart = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "name": {"type": "string", "pattern": NAME_PATTERN},
+            "source_lang": {"type": "string"},
+            "target_lang": {"type": "string"},
+            "is_default": {"type": "boolean"},
+        },
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": multipart},
+                "application/json": {"schema": GlossaryJsonIn.model_json_schema()},
+            },
+        }
+    }
+
+
+async def read_upload(request: Request, limits: GlossaryLimits) -> Upload:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limits.max_file_bytes + 64 * 1024:
+        raise Problem(413, "Content Too Large", f"the limit is {limits.max_file_bytes} bytes")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        return await _from_multipart(request, limits)
+    if content_type.startswith("application/json"):
+        return _from_json(await request.body(), limits)
+    raise Problem(
+        415, "Unsupported Media Type", "send multipart/form-data (a file) or application/json"
+    )
+
+
+async def _from_multipart(request: Request, limits: GlossaryLimits) -> Upload:
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except Exception as exc:  # malformed multipart bodies surface as various parser errors
+        raise Problem(400, "Bad Request", f"unreadable multipart body: {exc}") from None
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise _invalid_field("body.file", "a file part named 'file' is required")
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    content = await file.read(limits.max_file_bytes + 1)
+    doc = parse_document(
+        content,
+        filename=file.filename,
+        content_type=file.content_type,
+        source_lang=fields.get("source_lang") or None,
+        target_lang=fields.get("target_lang") or None,
+        limits=limits,
+    )
+    return Upload(fields.get("name") or None, _flag(fields.get("is_default")), doc)
+
+
+def _from_json(raw: bytes, limits: GlossaryLimits) -> Upload:
+    try:
+        body = GlossaryJsonIn.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(["body", *map(str, e["loc"])]), "message": e["msg"]}
+            for e in exc.errors(include_url=False)
+        ]
+        raise Problem(
+            422, "Unprocessable Content", "the request is invalid", errors=errors
+        ) from None
+    document = {
+        "source_lang": body.source_lang,
+        "entries": [e.model_dump() for e in body.entries],
+    }
+    doc = parse_document(
+        json.dumps(document, ensure_ascii=False).encode(),
+        filename="body.json",
+        content_type="application/json",
+        source_lang=None,
+        target_lang=None,
+        limits=limits,
+    )
+    return Upload(body.name, body.is_default, doc)
+
+
+def parse_document(content: bytes, **kwargs: Any) -> GlossaryDocument:
+    try:
+        return parse_glossary(content, **kwargs)
+    except GlossaryInvalid as exc:
+        raise glossary_problem(exc) from None
+
+
+def glossary_problem(exc: GlossaryInvalid) -> Problem:
+    details = exc.to_problem_details()
+    return Problem(
+        422, details["title"], details["detail"], type_=PROBLEM_TYPE, errors=details["errors"]
+    )
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    lowered = value.strip().lower()
+    if lowered in {"true", "1", "yes", "on"}:
+        return True
+    if lowered in {"false", "0", "no", "off"}:
+        return False
+    raise _invalid_field("body.is_default", "expected true or false")
+
+
+def _invalid_field(field: str, message: str) -> Problem:
+    return Problem(
+        422, "Unprocessable Content", message, errors=[{"field": field, "message": message}]
+    )

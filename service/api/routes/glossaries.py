@@ -1,0 +1,343 @@
+"""A tenant's glossaries: create, list, read, versions, entries, replace, patch, export, delete."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.api.deps import ContextDep, PrincipalDep, SessionDep, TenantDep
+from service.api.glossary_input import (
+    EntryIn,
+    parse_document,
+    read_upload,
+    request_body_doc,
+)
+from service.api.problems import Problem, not_found
+from service.config import Settings
+from service.glossary import repository
+from service.glossary.changes import delete_and_announce, save_and_announce
+from service.glossary.export import export_csv, export_tbx
+from service.glossary.limits import GlossaryLimits
+from service.glossary.model import GlossaryDocument, GlossaryEntry
+from service.store.tables import Glossary, GlossaryVersion
+
+router = APIRouter(prefix="/v1/tenants/{tenant}/glossaries", tags=["glossaries"])
+GlossaryRef = Annotated[str, Path(min_length=1, max_length=100, description="Name or id")]
+
+
+class VersionOut(BaseModel):
+    version: int
+    source_lang: str
+    content_hash: str
+    entry_count: int
+    languages: list[str]
+    author: str
+    created_at: datetime
+
+
+class GlossaryOut(BaseModel):
+    id: str
+    tenant_id: str
+    name: str
+    source_lang: str
+    is_default: bool
+    current_version: int
+    created_at: datetime
+    updated_at: datetime
+    version: VersionOut | None = None
+    changed: bool | None = Field(default=None, description="On writes: a new version was made")
+
+
+class EntryOut(BaseModel):
+    term: str
+    translations: dict[str, str]
+    case_sensitive: bool
+    do_not_translate: bool
+    forbidden: bool
+    note: str | None
+
+
+class EntriesPage(BaseModel):
+    version: int
+    offset: int
+    limit: int
+    total: int
+    items: list[EntryOut]
+
+
+class EntriesPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    upsert: list[EntryIn] = Field(default_factory=list, description="Added or replaced by term")
+    delete: list[str] = Field(default_factory=list, description="Terms to remove")
+
+
+def limits_of(settings: Settings) -> GlossaryLimits:
+    return GlossaryLimits(
+        max_file_bytes=settings.glossary_max_file_bytes,
+        max_entries=settings.glossary_max_entries,
+        max_entry_bytes=settings.glossary_max_entry_bytes,
+    )
+
+
+@router.post("", status_code=201, response_model=GlossaryOut, openapi_extra=request_body_doc())
+async def create_glossary(
+    request: Request, tenant: TenantDep, session: SessionDep, ctx: ContextDep, who: PrincipalDep
+) -> GlossaryOut:
+    upload = await read_upload(request, limits_of(ctx.settings))
+    if upload.name is None:
+        raise Problem(
+            422,
+            "Unprocessable Content",
+            "a glossary name is required",
+            errors=[{"field": "body.name", "message": "required"}],
+        )
+    if await repository.find(session, tenant, upload.name) is not None:
+        raise Problem(409, "Conflict", f"glossary {upload.name!r} exists; PUT replaces it")
+    return await _save(
+        request,
+        session,
+        ctx.settings,
+        tenant,
+        upload.name,
+        upload.doc,
+        who.token_id,
+        upload.is_default,
+    )
+
+
+@router.get("", response_model=list[GlossaryOut])
+async def list_glossaries(tenant: TenantDep, session: SessionDep) -> list[GlossaryOut]:
+    return [_out(g) for g in await repository.list_live(session, tenant)]
+
+
+@router.get("/{glossary}", response_model=GlossaryOut)
+async def get_glossary(
+    tenant: TenantDep, glossary: GlossaryRef, session: SessionDep
+) -> GlossaryOut:
+    found = await _find(session, tenant, glossary)
+    return _out(found, await repository.version(session, found.id, found.current_version))
+
+
+@router.get("/{glossary}/versions", response_model=list[VersionOut])
+async def list_versions(
+    tenant: TenantDep, glossary: GlossaryRef, session: SessionDep
+) -> list[VersionOut]:
+    found = await _find(session, tenant, glossary)
+    return [_version_out(v) for v in await repository.versions(session, found.id)]
+
+
+@router.get("/{glossary}/versions/{version}/entries", response_model=EntriesPage)
+async def list_entries(
+    tenant: TenantDep,
+    glossary: GlossaryRef,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EntriesPage:
+    found = await _find(session, tenant, glossary)
+    row = await repository.version(session, found.id, version)
+    if row is None or row.id is None:
+        raise not_found("version")
+    items, total = await repository.entries_page(session, row.id, offset=offset, limit=limit)
+    return EntriesPage(
+        version=version,
+        offset=offset,
+        limit=limit,
+        total=total,
+        items=[_entry_out(e) for e in items],
+    )
+
+
+@router.put("/{glossary}", response_model=GlossaryOut, openapi_extra=request_body_doc())
+async def replace_glossary(
+    request: Request,
+    tenant: TenantDep,
+    glossary: GlossaryRef,
+    session: SessionDep,
+    ctx: ContextDep,
+    who: PrincipalDep,
+) -> GlossaryOut:
+    upload = await read_upload(request, limits_of(ctx.settings))
+    found = await _find(session, tenant, glossary)
+    return await _save(
+        request,
+        session,
+        ctx.settings,
+        tenant,
+        found.name,
+        upload.doc,
+        who.token_id,
+        upload.is_default,
+    )
+
+
+@router.patch("/{glossary}/entries", response_model=GlossaryOut)
+async def patch_entries(
+    body: EntriesPatch,
+    request: Request,
+    tenant: TenantDep,
+    glossary: GlossaryRef,
+    session: SessionDep,
+    ctx: ContextDep,
+    who: PrincipalDep,
+) -> GlossaryOut:
+    found = await _find(session, tenant, glossary)
+    current = await repository.document(session, found, found.current_version)
+    doc = _patched(current, body, limits_of(ctx.settings))
+    return await _save(request, session, ctx.settings, tenant, found.name, doc, who.token_id, None)
+
+
+@router.get("/{glossary}/export", response_class=Response)
+async def export_glossary(
+    tenant: TenantDep,
+    glossary: GlossaryRef,
+    session: SessionDep,
+    format: Literal["csv", "tbx"] = "csv",
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    found = await _find(session, tenant, glossary)
+    number = version or found.current_version
+    if await repository.version(session, found.id, number) is None:
+        raise not_found("version")
+    doc = await repository.document(session, found, number)
+    body, media = (
+        (export_csv(doc), "text/csv; charset=utf-8")
+        if format == "csv"
+        else (export_tbx(doc), "application/x-tbx")
+    )
+    filename = f"{found.name}-v{number}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(body, media_type=media, headers=headers)
+
+
+@router.delete("/{glossary}", status_code=204)
+async def delete_glossary(
+    request: Request, tenant: TenantDep, glossary: GlossaryRef, session: SessionDep, ctx: ContextDep
+) -> Response:
+    found = await _find(session, tenant, glossary)
+    current = await repository.version(session, found.id, found.current_version)
+    await delete_and_announce(
+        session, topic=ctx.settings.topic_glossary_events, glossary=found, version=current
+    )
+    await session.commit()
+    _kick_outbox(request)
+    return Response(status_code=204)
+
+
+async def _find(session: AsyncSession, tenant: str, ref: str) -> Glossary:
+    found = await repository.find(session, tenant, ref)
+    if found is None:
+        raise not_found("glossary")
+    return found
+
+
+async def _save(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    tenant: str,
+    name: str,
+    doc: GlossaryDocument,
+    author: str,
+    is_default: bool | None,
+) -> GlossaryOut:
+    try:
+        saved = await save_and_announce(
+            session,
+            topic=settings.topic_glossary_events,
+            tenant_id=tenant,
+            name=name,
+            doc=doc,
+            author=author,
+            is_default=is_default,
+        )
+        await session.commit()
+    except IntegrityError:
+        # Another writer made the same version number first; the client may simply retry.
+        raise Problem(409, "Conflict", "the glossary changed concurrently; retry") from None
+    _kick_outbox(request)
+    out = _out(saved.glossary, saved.version)
+    out.changed = saved.created
+    return out
+
+
+def _kick_outbox(request: Request) -> None:
+    relay = getattr(request.app.state, "outbox", None)
+    if relay is not None:
+        relay.kick()
+
+
+def _patched(
+    current: GlossaryDocument, patch: EntriesPatch, limits: GlossaryLimits
+) -> GlossaryDocument:
+    """Apply deletes, then upserts by term key; the result is validated like any upload."""
+    entries = {e.key: e for e in current.entries}
+    missing = []
+    for i, term in enumerate(patch.delete):
+        key = next((k for k, e in entries.items() if e.term == term or k == term.casefold()), None)
+        if key is None:
+            missing.append({"field": f"body.delete.{i}", "message": f"no entry {term!r}"})
+        else:
+            del entries[key]
+    if missing:
+        raise Problem(422, "Unprocessable Content", "unknown terms to delete", errors=missing)
+    for item in patch.upsert:
+        entry = GlossaryEntry(**item.model_dump())
+        entries[entry.key] = entry
+    document = {
+        "source_lang": current.source_lang,
+        "entries": [_entry_out(e).model_dump() for e in entries.values()],
+    }
+    return parse_document(
+        json.dumps(document, ensure_ascii=False).encode(),
+        filename="patch.json",
+        content_type="application/json",
+        source_lang=None,
+        target_lang=None,
+        limits=limits,
+    )
+
+
+def _out(g: Glossary, version: GlossaryVersion | None = None) -> GlossaryOut:
+    return GlossaryOut(
+        id=g.id,
+        tenant_id=g.tenant_id,
+        name=g.name,
+        source_lang=g.source_lang,
+        is_default=g.is_default,
+        current_version=g.current_version,
+        created_at=g.created_at,
+        updated_at=g.updated_at,
+        version=_version_out(version) if version else None,
+    )
+
+
+def _version_out(v: GlossaryVersion) -> VersionOut:
+    return VersionOut(
+        version=v.version,
+        source_lang=v.source_lang,
+        content_hash=v.content_hash,
+        entry_count=v.entry_count,
+        languages=v.languages,
+        author=v.author,
+        created_at=v.created_at,
+    )
+
+
+def _entry_out(e: GlossaryEntry) -> EntryOut:
+    return EntryOut(
+        term=e.term,
+        translations=dict(e.translations),
+        case_sensitive=e.case_sensitive,
+        do_not_translate=e.do_not_translate,
+        forbidden=e.forbidden,
+        note=e.note,
+    )
