@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
+from typing import Annotated
 
 import typer
 import uvicorn
@@ -14,6 +16,8 @@ from service.sim.cli import sim_command
 
 app = typer.Typer(help="zai-l10n: Kafka-driven translation with Z.ai", no_args_is_help=True)
 app.command("sim", help="Run the Z.ai simulator.")(sim_command)
+glossary_app = typer.Typer(help="Glossaries as code.", no_args_is_help=True)
+app.add_typer(glossary_app, name="glossary")
 
 
 @app.command()
@@ -71,3 +75,40 @@ def demo() -> None:
     settings = get_settings()
     configure_logging("WARNING")
     run_demo(settings)
+
+
+@glossary_app.command("import")
+def glossary_import(
+    root: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="<root>/<tenant>/<name>.<ext>")
+    ],
+) -> None:
+    """Load a directory tree of glossaries; the same content twice makes no new version."""
+    from service.api.routes.glossaries import limits_of
+    from service.glossary.importer import import_tree
+    from service.store.db import create_engine, session_factory
+    from service.store.migrate import upgrade
+
+    settings = get_settings()
+    configure_logging("WARNING")
+
+    async def main() -> list[str]:
+        engine = create_engine(settings.database_url)
+        try:
+            if settings.database_auto_migrate:
+                await upgrade(engine)
+            results = await import_tree(
+                session_factory(engine),
+                root,
+                topic=settings.topic_glossary_events,
+                limits=limits_of(settings),
+            )
+        finally:
+            await engine.dispose()
+        for r in results:
+            state = r.error or (f"version {r.version} " + ("(new)" if r.created else "(unchanged)"))
+            typer.echo(f"{r.tenant_id}/{r.name}: {state}")
+        return [r.error for r in results if r.error]
+
+    if asyncio.run(main()):
+        raise typer.Exit(code=1)

@@ -1,0 +1,59 @@
+"""Z.ai client: the General Translation agent and the file API over async httpx."""
+
+from __future__ import annotations
+
+from service.zai.client import ZaiClient, key_fingerprint, new_request_id
+from service.zai.errors import (
+    ZaiAccountError,
+    ZaiAuthError,
+    ZaiBadRequest,
+    ZaiConnectionError,
+    ZaiContentFiltered,
+    ZaiDeadlineExceeded,
+    ZaiError,
+    ZaiFileNotFound,
+    ZaiInferenceFailed,
+    ZaiInvalidRequest,
+    ZaiMalformedResponse,
+    ZaiPermissionDenied,
+    ZaiPromptTooLong,
+    ZaiQuotaExceeded,
+    ZaiRateLimited,
+    ZaiServerError,
+    ZaiTimeout,
+    ZaiTruncated,
+    classify,
+)
+from service.zai.models import FileObject, PendingTask, TranslateRequest, Translation, Usage
+from service.zai.retry import RetryPolicy
+
+__all__ = [
+    "FileObject",
+    "PendingTask",
+    "RetryPolicy",
+    "TranslateRequest",
+    "Translation",
+    "Usage",
+    "ZaiAccountError",
+    "ZaiAuthError",
+    "ZaiBadRequest",
+    "ZaiClient",
+    "ZaiConnectionError",
+    "ZaiContentFiltered",
+    "ZaiDeadlineExceeded",
+    "ZaiError",
+    "ZaiFileNotFound",
+    "ZaiInferenceFailed",
+    "ZaiInvalidRequest",
+    "ZaiMalformedResponse",
+    "ZaiPermissionDenied",
+    "ZaiPromptTooLong",
+    "ZaiQuotaExceeded",
+    "ZaiRateLimited",
+    "ZaiServerError",
+    "ZaiTimeout",
+    "ZaiTruncated",
+    "classify",
+    "key_fingerprint",
+    "new_request_id",
+]

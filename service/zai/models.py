@@ -1,0 +1,104 @@
+"""Value objects of the Z.ai client and the request side: validation and body building."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from service.zai.errors import ZaiInvalidRequest
+from service.zai.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
+
+AGENT_ID = "general_translation"
+
+
+@dataclass(frozen=True)
+class TranslateRequest:
+    text: str
+    target_lang: str
+    source_lang: str = "auto"
+    glossary: str | None = None
+    strategy: str = "general"
+    suggestion: str | None = None
+    reason_lang: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    total_calls: int = 0
+
+
+@dataclass(frozen=True)
+class Translation:
+    text: str
+    finish_reason: str
+    usage: Usage
+    task_id: str | None
+    async_id: str | None
+    request_id: str
+    attempts: int
+    polls: int
+
+
+@dataclass(frozen=True)
+class PendingTask:
+    """An accepted async translation; persist ``async_id`` and resume with ``ZaiClient.poll``."""
+
+    async_id: str
+    agent_id: str
+    request_id: str
+    attempts: int
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FileObject:
+    id: str
+    bytes: int
+    filename: str
+    purpose: str
+    created_at: int
+
+
+def validate(request: TranslateRequest) -> None:
+    """Reject what Z.ai documents as invalid before spending an HTTP call on it."""
+    r = request
+    checks = [
+        (bool(r.text.strip()), "text must not be empty"),
+        (r.source_lang in SOURCE_LANGS, f"unknown source_lang {r.source_lang!r}"),
+        (r.target_lang in TARGET_LANGS, f"unknown target_lang {r.target_lang!r}"),
+        (r.strategy in STRATEGIES, f"unknown strategy {r.strategy!r}"),
+        (r.reason_lang in (None, *REASON_LANGS), f"unknown reason_lang {r.reason_lang!r}"),
+        (r.glossary is None or bool(r.glossary.strip()), "glossary id must not be empty"),
+    ]
+    problems = [problem for ok, problem in checks if not ok]
+    if problems:
+        raise ZaiInvalidRequest("; ".join(problems), request_id=r.request_id)
+
+
+def agent_body(request: TranslateRequest, request_id: str) -> dict[str, Any]:
+    """The ``POST /agents`` JSON for a translation; unset optional variables are omitted."""
+    variables: dict[str, Any] = {
+        "source_lang": request.source_lang,
+        "target_lang": request.target_lang,
+        "strategy": request.strategy,
+    }
+    if request.glossary is not None:
+        variables["glossary"] = request.glossary
+    config: dict[str, Any] = {}
+    if request.suggestion is not None:
+        config["general"] = {"suggestion": request.suggestion}
+    if request.reason_lang is not None:
+        config["cot"] = {"reason_lang": request.reason_lang}
+    if config:
+        variables["strategy_config"] = config
+    return {
+        "agent_id": AGENT_ID,
+        "stream": False,
+        "request_id": request_id,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": request.text}]}],
+        "custom_variables": variables,
+    }
