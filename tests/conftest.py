@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.databases",
 ]
 
-# A developer's real Z.ai key must never be used by the test suite.
-for _name in [n for n in os.environ if n.startswith("ZAI_")]:
+# A developer's real Z.ai key or endpoints must never be used by the test suite
+# (ZAI_L10N_* are the devstack's own knobs, not Z.ai settings).
+for _name in [n for n in os.environ if n.startswith("ZAI_") and not n.startswith("ZAI_L10N_")]:
     del os.environ[_name]

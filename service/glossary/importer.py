@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.glossary.changes import save_and_announce
 from service.glossary.limits import GlossaryLimits
-from service.glossary.parse import _EXTENSIONS, parse_glossary
+from service.glossary.parse import SUPPORTED_EXTENSIONS, parse_glossary
 from service.glossary.problems import GlossaryInvalid
 
 AUTHOR = "import"
@@ -32,7 +32,7 @@ def discover(root: Path) -> list[tuple[str, str, Path]]:
     found = []
     for tenant_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for file in sorted(tenant_dir.iterdir()):
-            if file.is_file() and file.suffix.lower() in _EXTENSIONS:
+            if file.is_file() and file.suffix.lower() in SUPPORTED_EXTENSIONS:
                 found.append((tenant_dir.name, file.stem, file))
     return found
 

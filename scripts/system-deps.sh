@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Java 17+ and Maven run the local Kafka broker; PostgreSQL's server is installed on demand by
+# service/devstack/postgres.py. Installs what is missing from Debian's packages (needs root).
+set -euo pipefail
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
