@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from service.api.problems import Problem
 from service.glossary.limits import GlossaryLimits
@@ -92,6 +92,13 @@ async def _from_multipart(request: Request, limits: GlossaryLimits) -> Upload:
         form = await request.form(max_files=1, max_fields=10)
     except Exception as exc:  # malformed multipart bodies surface as various parser errors
         raise Problem(400, "Bad Request", f"unreadable multipart body: {exc}") from None
+    try:
+        return await _from_form(form, limits)
+    finally:
+        await form.close()  # releases the spooled temporary files
+
+
+async def _from_form(form: FormData, limits: GlossaryLimits) -> Upload:
     file = form.get("file")
     if not isinstance(file, UploadFile):
         raise _invalid_field("body.file", "a file part named 'file' is required")

@@ -32,7 +32,9 @@ def topics() -> Topics:
 
 
 @pytest.fixture
-def worker(kafka_bootstrap_servers: str, sim: Any, topics: Topics) -> Iterator[subprocess.Popen[bytes]]:
+def worker(
+    kafka_bootstrap_servers: str, sim: Any, topics: Topics
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
@@ -59,16 +61,18 @@ async def producer(kafka_bootstrap_servers: str) -> AsyncIterator[AIOKafkaProduc
     await p.stop()
 
 
-async def read(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> list[Any]:
+async def read(bootstrap: str, topic: str, count: int, wait_s: float = 60.0) -> list[Any]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
         group_id=f"reader-{uuid.uuid4().hex[:6]}",
     )
     await consumer.start()
     records: list[Any] = []
     try:
         while len(records) < count:
-            batch = await consumer.getmany(timeout_ms=int(timeout * 1000), max_records=count)
+            batch = await consumer.getmany(timeout_ms=int(wait_s * 1000), max_records=count)
             if not batch:
                 break
             for recs in batch.values():
@@ -97,7 +101,9 @@ async def test_request_is_translated_and_poison_is_dead_lettered(
     await producer.send_and_wait(topics.requests, json.dumps(good).encode(), key=b"acme")
 
     results = await read(kafka_bootstrap_servers, topics.results, 2)
-    events = {json.loads(r.value)["target_lang"]: (json.loads(r.value), dict(r.headers)) for r in results}
+    events = {
+        json.loads(r.value)["target_lang"]: (json.loads(r.value), dict(r.headers)) for r in results
+    }
     assert set(events) == {"de", "fr"}
     for lang, (event, headers) in events.items():
         assert event["type"] == "translation.completed"
@@ -112,7 +118,9 @@ async def test_request_is_translated_and_poison_is_dead_lettered(
     body = json.loads(letter.value)
     assert body["reason"] == "bad_json"
     assert body["source_offset"] == 0
-    assert sim.counters()["calls"]["agents"] == 4  # 2 segments x 2 languages, nothing for the poison
+    assert (
+        sim.counters()["calls"]["agents"] == 4
+    )  # 2 segments x 2 languages, nothing for the poison
 
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0

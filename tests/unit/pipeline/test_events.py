@@ -8,7 +8,11 @@ from service.pipeline.events import ce_headers, dead_letter, event_id
 
 def test_event_id_is_stable_and_distinct() -> None:
     assert event_id("acme", "r1", "de") == event_id("acme", "r1", "de")
-    ids = {event_id("acme", "r1", "de"), event_id("acme", "r1", "fr"), event_id("globex", "r1", "de")}
+    ids = {
+        event_id("acme", "r1", "de"),
+        event_id("acme", "r1", "fr"),
+        event_id("globex", "r1", "de"),
+    }
     assert len(ids) == 3
     # No ambiguity from concatenation: ("a", "bc") differs from ("ab", "c").
     assert event_id("a", "bc", "de") != event_id("ab", "c", "de")
@@ -31,8 +35,14 @@ def test_cloudevents_headers() -> None:
 def test_dead_letter_keeps_original_bytes() -> None:
     raw = b"\xff not json"
     letter = dead_letter(
-        reason="not_utf8", detail="x", topic="t", partition=2, offset=41,
-        key=b"acme", headers={"h": "v"}, value=raw,
+        reason="not_utf8",
+        detail="x",
+        topic="t",
+        partition=2,
+        offset=41,
+        key=b"acme",
+        headers={"h": "v"},
+        value=raw,
     )
     assert base64.b64decode(letter.original_value_b64) == raw
     assert (letter.source_partition, letter.source_offset, letter.original_key) == (2, 41, "acme")

@@ -48,7 +48,11 @@ def test_valid_segments_request() -> None:
         (_raw(strategy="fast"), "schema", "strategy"),
         (_raw(text=None), "schema", "exactly one"),
         (_raw(segments=[{"id": "a", "text": "x"}]), "schema", "exactly one"),
-        (_raw(text=None, segments=[{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]), "schema", "unique"),
+        (
+            _raw(text=None, segments=[{"id": "a", "text": "x"}, {"id": "a", "text": "y"}]),
+            "schema",
+            "unique",
+        ),
         (_raw(tenant_id="../etc"), "schema", "tenant_id"),
         (_raw(surprise=1), "schema", "surprise"),
         (_raw(text="x" * 1001), "too_large", "limit 1000"),

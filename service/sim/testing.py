@@ -1,0 +1,102 @@
+"""Run the simulator in a background thread over real TCP, and drive its control API.
+
+Used by the pytest fixtures (tests/fixtures/simulator.py), the demo and benchmarks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from service.sim.config import SimConfig
+from service.sim.server import SimApp, free_socket, make_server
+
+
+class SimulatorHandle:
+    """Addresses of a running simulator plus synchronous helpers for `/_sim/*`."""
+
+    def __init__(self, base_url: str, app: SimApp | None = None) -> None:
+        self.base_url = base_url
+        self.agents_base = f"{base_url}/api/v1"
+        self.files_base = f"{base_url}/api/paas/v4"
+        self.app = app  # set when in-process: direct access to app.state for debugging
+        self._http = httpx.Client(base_url=base_url, timeout=10.0)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self._http.request(method, path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def counters(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/_sim/counters")
+        return result
+
+    def reset(self) -> None:
+        self._call("POST", "/_sim/reset")
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change runtime config fields (see SimConfig); returns the effective config."""
+        result: dict[str, Any] = self._call("POST", "/_sim/config", changes)
+        return result
+
+    def script(
+        self,
+        route: str,
+        faults: Sequence[str] = (),
+        *,
+        rates: dict[str, float] | None = None,
+        seed: int | None = None,
+    ) -> dict[str, Any]:
+        """Faults for the next calls of `route` ("ok" = none), then random ones by `rates`."""
+        body = {"route": route, "script": list(faults), "rates": rates or {}, "seed": seed}
+        result: dict[str, Any] = self._call("POST", "/_sim/faults", body)
+        return result
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "/_sim/clock", {"advance_seconds": seconds})
+        return result
+
+    def requests(self, route: str | None = None) -> list[dict[str, Any]]:
+        """Recent request bodies the simulator received (keys appear hashed)."""
+        path = "/_sim/requests" + (f"?route={route}" if route else "")
+        result: list[dict[str, Any]] = self._call("GET", path)
+        return result
+
+    def files(self) -> list[dict[str, Any]]:
+        """Every stored, unexpired file with its parsed glossary terms."""
+        result: list[dict[str, Any]] = self._call("GET", "/_sim/files")
+        return result
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@contextmanager
+def running_simulator(
+    config: SimConfig | None = None, host: str = "127.0.0.1", start_timeout: float = 10.0
+) -> Iterator[SimulatorHandle]:
+    """Serve a fresh simulator on a free port in a daemon thread; stop it on exit."""
+    sock = free_socket(host)
+    app = SimApp(config or SimConfig())
+    server = make_server(app, host)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the Z.ai simulator did not start")
+        time.sleep(0.01)
+    port = sock.getsockname()[1]
+    handle = SimulatorHandle(f"http://{host}:{port}", app)
+    try:
+        yield handle
+    finally:
+        handle.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,235 @@
+"""Z.ai wire format: request validation and reply bodies (zai-api.md §6-§8). Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from service.sim.translate import calls_for_strategy, count_tokens, fake_translate
+from service.zai.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
+
+AGENT_ID = "general_translation"
+DEFAULT_TARGET_LANG = "zh-CN"  # Z.ai's documented default (ZOA)
+
+
+class RequestError(ValueError):
+    """A request the real API would reject; rendered as the canonical error envelope."""
+
+    def __init__(self, message: str, code: str = "1214", status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranslationRequest:
+    agent_id: str
+    texts: tuple[str, ...]
+    source_lang: str
+    target_lang: str
+    strategy: str
+    glossary: str | None
+    stream: bool
+
+
+def parse_agent_request(body: object) -> TranslationRequest:
+    if not isinstance(body, Mapping):
+        raise RequestError("Invalid API parameter, request body must be a JSON object", "1210")
+    if body.get("agent_id") != AGENT_ID:
+        raise RequestError(f"agent_id is invalid: {body.get('agent_id')!r}")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool | None):
+        raise RequestError("stream must be a boolean")
+    variables = body.get("custom_variables") or {}
+    if not isinstance(variables, Mapping):
+        raise RequestError("custom_variables must be an object")
+    _check_strategy_config(variables.get("strategy_config"))
+    return TranslationRequest(
+        agent_id=AGENT_ID,
+        texts=_texts(body.get("messages")),
+        source_lang=_choice(variables, "source_lang", "auto", SOURCE_LANGS),
+        target_lang=_choice(variables, "target_lang", DEFAULT_TARGET_LANG, TARGET_LANGS),
+        strategy=_choice(variables, "strategy", "general", STRATEGIES),
+        glossary=_glossary(variables.get("glossary")),
+        stream=bool(stream),
+    )
+
+
+def _texts(messages: object) -> tuple[str, ...]:
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("The messages parameter is illegal: a non-empty list is required")
+    texts: list[str] = []
+    for message in messages:
+        if not isinstance(message, Mapping) or message.get("role") != "user":
+            raise RequestError("The messages parameter is illegal: only role 'user' is supported")
+        content = message.get("content")
+        if not isinstance(content, list) or not content:
+            raise RequestError("The messages parameter is illegal: content must be a list")
+        for part in content:
+            if not isinstance(part, Mapping) or part.get("type") != "text":
+                raise RequestError(
+                    "The messages parameter is illegal: only text content is supported"
+                )
+            if not isinstance(part.get("text"), str):
+                raise RequestError("The messages parameter is illegal: text must be a string")
+            texts.append(part["text"])
+    return tuple(texts)
+
+
+def _choice(variables: Mapping[str, Any], name: str, default: str, allowed: frozenset[str]) -> str:
+    value = variables.get(name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise RequestError(f"{name} is invalid: {value!r}")
+    return str(value)
+
+
+def _glossary(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RequestError("glossary must be a file id string")
+    return value
+
+
+def _check_strategy_config(config: object) -> None:
+    if config is None:
+        return
+    if not isinstance(config, Mapping):
+        raise RequestError("strategy_config must be an object")
+    cot = config.get("cot")
+    if isinstance(cot, Mapping) and cot.get("reason_lang", "to") not in REASON_LANGS:
+        raise RequestError(
+            f"strategy_config.cot.reason_lang is invalid: {cot.get('reason_lang')!r}"
+        )
+
+
+def parse_async_result_request(body: object) -> tuple[str, str]:
+    """(agent_id, async_id). The JAVA SDK's `task_id` is accepted as an alias of async_id."""
+    if not isinstance(body, Mapping):
+        raise RequestError("Invalid API parameter, request body must be a JSON object", "1210")
+    async_id = body.get("async_id") or body.get("task_id")
+    if not isinstance(async_id, str) or not async_id:
+        raise RequestError("async_id is required")
+    agent_id = body.get("agent_id")
+    return (agent_id if isinstance(agent_id, str) else "", async_id)
+
+
+def error_body(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if request_id:
+        body["request_id"] = request_id
+    return body
+
+
+@dataclass(frozen=True, kw_only=True)
+class Translation:
+    """The outcome of one translation call, before it is put on the wire."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_calls: int
+
+
+def translate_request(
+    request: TranslationRequest, terms: Sequence[tuple[str, str]], finish_reason: str = "stop"
+) -> Translation:
+    """Fake-translate every text part; parts are joined by newlines into one assistant message.
+
+    `sensitive`/`network_error` replies carry no text, `length` keeps the first half.
+    """
+    text = "\n".join(fake_translate(t, request.target_lang, terms) for t in request.texts)
+    if finish_reason in ("sensitive", "network_error"):
+        text = ""
+    elif finish_reason == "length":
+        text = text[: len(text) // 2]
+    return Translation(
+        text=text,
+        finish_reason=finish_reason,
+        prompt_tokens=sum(count_tokens(t) for t in request.texts),
+        completion_tokens=count_tokens(text),
+        total_calls=calls_for_strategy(request.strategy),
+    )
+
+
+def usage(result: Translation) -> dict[str, int]:
+    return {
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "total_tokens": result.prompt_tokens + result.completion_tokens,
+        "total_calls": result.total_calls,
+    }
+
+
+def translation_reply(
+    result: Translation, *, task_id: str, async_id: str | None = None, sdk_compat: bool = False
+) -> dict[str, Any]:
+    """The §6.3 success body; `sdk_compat` adds `choices[].message` (an object the PY SDK reads)."""
+    message = {"role": "assistant", "content": {"type": "text", "text": result.text}}
+    choice: dict[str, Any] = {
+        "index": 0,
+        "finish_reason": result.finish_reason,
+        "messages": [message],
+    }
+    if sdk_compat:
+        choice["message"] = message
+    reply: dict[str, Any] = {"id": task_id, "agent_id": AGENT_ID}
+    if async_id:
+        reply["async_id"] = async_id
+    reply.update(status="success", choices=[choice], usage=usage(result))
+    return reply
+
+
+def pending_reply(async_id: str, agent_id: str = AGENT_ID) -> dict[str, Any]:
+    return {"status": "pending", "agent_id": agent_id, "async_id": async_id}
+
+
+def failed_reply(async_id: str, error: dict[str, str], agent_id: str = AGENT_ID) -> dict[str, Any]:
+    return {"status": "failed", "agent_id": agent_id, "async_id": async_id, "error": error}
+
+
+def network_error(error_id: str) -> dict[str, str]:
+    """The error of a failed async task or stream: code 1234 as in zai-api.md §7's example."""
+    message = f"Network error, error id: {error_id}, please contact customer service"
+    return {"code": "1234", "message": message}
+
+
+def stream_chunks(result: Translation, *, task_id: str) -> list[dict[str, Any]]:
+    """SSE chunks (§6.4): incremental `delta.content` text objects, word by word; the last chunk
+    carries finish_reason and usage."""
+    words = result.text.split(" ")
+    pieces = [w if i == 0 else f" {w}" for i, w in enumerate(words)] if result.text else []
+    chunks = [_chunk(task_id, {"role": "assistant", "content": _text(p)}, None) for p in pieces]
+    last = _chunk(task_id, {"role": "assistant", "content": _text("")}, result.finish_reason)
+    last["usage"] = usage(result)
+    return [*chunks, last]
+
+
+def _chunk(task_id: str, delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "agent_id": AGENT_ID,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+
+
+def _text(text: str) -> dict[str, str]:
+    return {"type": "text", "text": text}
+
+
+def file_object(
+    *, file_id: str, size: int, filename: str, purpose: str, created_at: int
+) -> dict[str, Any]:
+    return {
+        "id": file_id,
+        "object": "file",
+        "bytes": size,
+        "filename": filename,
+        "purpose": purpose,
+        "created_at": created_at,
+    }

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+
+from service.sim.translate import apply_glossary, calls_for_strategy, count_tokens, fake_translate
+
+
+def test_output_is_tagged_with_the_target_language() -> None:
+    assert fake_translate("Open the valve.", "de") == "[de] Open the valve."
+
+
+def test_glossary_terms_replace_case_insensitively_with_the_target_verbatim() -> None:
+    terms = [("valve", "Ventil")]
+    assert fake_translate("Open the VALVE, then the Valve.", "de", terms) == (
+        "[de] Open the Ventil, then the Ventil."
+    )
+
+
+def test_only_whole_words_match() -> None:
+    assert apply_glossary("valves and subvalve", (("valve", "Ventil"),)) == "valves and subvalve"
+
+
+def test_longest_source_term_wins() -> None:
+    terms = (("valve", "Ventil"), ("safety valve", "Sicherheitsventil"))
+    assert apply_glossary("a safety valve and a valve", terms) == "a Sicherheitsventil and a Ventil"
+
+
+def test_terms_with_punctuation_and_regex_characters() -> None:
+    terms = (("C++", "C-plus-plus"), ("a.b", "X"))
+    assert apply_glossary("C++ code, a.b but not aXb", terms) == "C-plus-plus code, X but not aXb"
+
+
+def test_first_pair_of_a_duplicated_term_wins_and_blank_terms_are_ignored() -> None:
+    terms = (("Valve", "Ventil"), ("valve", "Klappe"), ("  ", "nothing"))
+    assert apply_glossary("valve", terms) == "Ventil"
+
+
+def test_replacement_is_not_applied_recursively() -> None:
+    terms = (("cat", "dog"), ("dog", "cat"))
+    assert apply_glossary("cat dog", terms) == "dog cat"
+
+
+def test_no_terms_leave_the_text_unchanged() -> None:
+    assert apply_glossary("unchanged", ()) == "unchanged"
+
+
+def test_unicode_terms() -> None:
+    assert apply_glossary("Die Straße ist lang", (("straße", "street"),)) == "Die street ist lang"
+
+
+@pytest.mark.parametrize(("text", "tokens"), [("", 0), ("abc", 1), ("abcd", 1), ("abcde", 2)])
+def test_count_tokens(text: str, tokens: int) -> None:
+    assert count_tokens(text) == tokens
+
+
+@pytest.mark.parametrize(
+    ("strategy", "calls"),
+    [
+        ("general", 1),
+        ("cot", 1),
+        ("paraphrase", 1),
+        ("two_step", 2),
+        ("three_step", 3),
+        ("reflection", 2),
+    ],
+)
+def test_calls_per_strategy(strategy: str, calls: int) -> None:
+    assert calls_for_strategy(strategy) == calls
