@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     credentials_key: SecretStr | None = None
 
     # Worker
+    worker_http_host: str = "127.0.0.1"
+    worker_http_port: int = 8081  # /livez, /readyz, /metrics, /asyncapi
     worker_max_in_flight: int = Field(default=64, ge=1)
     worker_graceful_timeout: float = Field(default=30.0, gt=0)
     request_max_bytes: int = Field(default=1_000_000, ge=1024)
