@@ -138,3 +138,60 @@ class OutboxEvent(SQLModel, table=True):
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class Job(SQLModel, table=True):
+    """One translation request, made durable before its Kafka offset is committed (the inbox).
+
+    `state`: queued → running → done. A running job whose lease expired (its worker died) is
+    claimed again; the per-language rows below say what is already finished or submitted.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "request_id", name="uq_job_tenant_request"),
+        Index("ix_job_state_created", "state", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=36)
+    tenant_id: str = Field(max_length=100)
+    request_id: str = Field(max_length=200)
+    state: str = Field(max_length=16)
+    request: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    glossary_id: str | None = Field(default=None, max_length=36)
+    glossary_version: int | None = None
+    source_topic: str = Field(max_length=200)
+    source_partition: int
+    source_offset: int
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class JobTarget(SQLModel, table=True):
+    """One target language of a job: its upstream async ids as soon as known, then its outcome."""
+
+    __tablename__ = "job_target"
+
+    job_id: str = Field(foreign_key="job.id", primary_key=True, max_length=36)
+    target_lang: str = Field(primary_key=True, max_length=16)
+    state: str = Field(max_length=16)  # pending | completed | failed
+    # unit key -> async id, persisted the moment Z.ai returns it so a restart resumes polling
+    async_ids: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # the completed/failed event body, published again verbatim for duplicates
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MemoryEntry(SQLModel, table=True):
+    """Translation memory: an exact match on (normalized source, pair, glossary hash, strategy)."""
+
+    __tablename__ = "translation_memory"
+
+    key: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = Field(index=True, max_length=100)
+    target_text: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
