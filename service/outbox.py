@@ -45,6 +45,7 @@ class OutboxRelay:
         *,
         interval: float = 2.0,
         batch: int = 100,
+        client_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self._sessions = sessions
         self._bootstrap = bootstrap_servers
@@ -53,6 +54,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
+        self._client_kwargs = client_kwargs or {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -104,7 +106,9 @@ class OutboxRelay:
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, enable_idempotence=True, **self._client_kwargs
+            )
             await producer.start()
             self._producer = producer
         return self._producer

@@ -29,7 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ctx = ApiContext(
             settings=settings, sessions=sessions, cipher=CredentialCipher(settings.credentials_key)
         )
-        app.state.outbox = OutboxRelay(sessions, settings.kafka_bootstrap_servers)
+        app.state.outbox = OutboxRelay(
+            sessions, settings.kafka_bootstrap_servers, client_kwargs=settings.kafka_client_kwargs()
+        )
         app.state.outbox.start()
         try:
             yield

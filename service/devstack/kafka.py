@@ -318,7 +318,8 @@ def _format_storage(libs: Path, props: Path, log: Path) -> None:
     if (props.parent / "data" / "meta.properties").exists():
         return
     cmd = java_command(libs, "kafka.tools.StorageTool", "format", "--standalone")
-    cmd += ["-t", new_cluster_id(), "-c", str(props)]
+    # `--cluster-id=` form: a base64url id may start with "-", which argparse reads as an option.
+    cmd += [f"--cluster-id={new_cluster_id()}", "-c", str(props)]
     with log.open("ab") as out:
         result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
+from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.glossary import repository
@@ -12,6 +14,22 @@ from service.outbox import enqueue
 from service.store.tables import Glossary, GlossaryVersion
 
 GLOSSARY_UPDATED = "glossary.updated"
+
+
+class GlossaryUpdatedV1(BaseModel):
+    """Published on every glossary change; `deleted` marks a soft delete."""
+
+    type: Literal["glossary.updated"] = "glossary.updated"
+    tenant_id: str
+    glossary_id: str
+    name: str
+    version: int
+    content_hash: str | None
+    entry_count: int | None
+    languages: list[str]
+    deleted: bool
+
+
 _NS = uuid.UUID("0c8f3e4e-7a55-4b7e-9d4a-52c1f0b2a9d3")
 
 
@@ -49,17 +67,16 @@ def _announce(
     deleted: bool,
 ) -> None:
     number = version.version if version else glossary.current_version
-    payload = {
-        "type": GLOSSARY_UPDATED,
-        "tenant_id": glossary.tenant_id,
-        "glossary_id": glossary.id,
-        "name": glossary.name,
-        "version": number,
-        "content_hash": version.content_hash if version else None,
-        "entry_count": version.entry_count if version else None,
-        "languages": version.languages if version else [],
-        "deleted": deleted,
-    }
+    payload = GlossaryUpdatedV1(
+        tenant_id=glossary.tenant_id,
+        glossary_id=glossary.id,
+        name=glossary.name,
+        version=number,
+        content_hash=version.content_hash if version else None,
+        entry_count=version.entry_count if version else None,
+        languages=version.languages if version else [],
+        deleted=deleted,
+    ).model_dump(mode="json")
     action = "deleted" if deleted else "version"
     event_id = str(uuid.uuid5(_NS, f"{glossary.id}\x1f{number}\x1f{action}"))
     enqueue(

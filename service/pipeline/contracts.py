@@ -91,6 +91,7 @@ class UsageV1(BaseModel):
     completion_tokens: int = 0
     total_tokens: int = 0
     upstream_calls: int = 0
+    memory_hits: int = 0
 
 
 class TranslationCompletedV1(BaseModel):

@@ -1,106 +1,163 @@
-"""The Kafka adapter: consume requests, publish outcome events and dead letters (walking skeleton).
+"""The worker process: Kafka intake → durable jobs → executor → outbox relay → Kafka.
 
-Offsets are committed by hand (AckPolicy.MANUAL) only after a message's events are published,
-so a crash re-delivers rather than loses work. Processing is one message at a time for now;
-the bounded-concurrency engine replaces this loop in the pipeline issue.
+Shutdown order matters: stop taking messages (every batch read is already committed), let
+running jobs finish within WORKER_GRACEFUL_TIMEOUT and hand back the rest, flush the outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
 
-from aiokafka import ConsumerRecord
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+import uvicorn
+from pydantic import SecretStr
+from sqlalchemy import text
 
+from service.auth.credentials import CredentialCipher
 from service.config import Settings
-from service.pipeline.contracts import TYPE_DEAD_LETTER
-from service.pipeline.events import ce_headers, dead_letter, dead_letter_id
-from service.pipeline.intake import Rejection, decode_request
-from service.pipeline.translate import Translator, translate_request
+from service.glossary.cache_policy import CachePolicy
+from service.glossary.upload_cache import UploadCache
+from service.metrics import Metrics
+from service.outbox import OutboxRelay
+from service.pipeline.clients import ClientPool
+from service.pipeline.executor import Executor
+from service.pipeline.runner import TargetRunner
+from service.store.db import create_engine, session_factory
+from service.store.migrate import upgrade
+from service.worker.asyncapi import asyncapi_json
+from service.worker.http import create_app
+from service.worker.intake import Intake
+from service.worker.topics import ensure_topics
+from service.zai import ZaiClient
 
 logger = logging.getLogger(__name__)
 
+# Any non-empty key passes the simulator when it runs without --api-key.
+SIMULATOR_API_KEY = "simulator.local-key"
 
-class Worker:
-    def __init__(self, settings: Settings, translator: Translator) -> None:
-        self._settings = settings
-        self._translator = translator
-        self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
-            enable_idempotence=True,
-            graceful_timeout=settings.worker_graceful_timeout,
-            client_id="zai-l10n-worker",
+
+class WorkerService:
+    def __init__(self, settings: Settings) -> None:
+        s = self.settings = settings
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.engine = create_engine(s.database_url)
+        self.sessions = session_factory(self.engine)
+        self.metrics = Metrics()
+        self.relay = OutboxRelay(
+            self.sessions, s.kafka_bootstrap_servers, client_kwargs=s.kafka_client_kwargs()
         )
-        subscriber = self.broker.subscriber(
-            settings.topic_requests,
-            group_id=settings.kafka_group_id,
-            ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest",
+        default_key = s.zai_api_key or _secret(SIMULATOR_API_KEY)
+        self.clients = ClientPool(
+            self.sessions,
+            CredentialCipher(s.credentials_key),
+            default_key,
+            lambda key: ZaiClient.from_settings(s, api_key=key),
         )
-        subscriber(self._handle)
+        cache = UploadCache(
+            self.sessions,
+            owner=self.owner,
+            policy=CachePolicy(),
+            on_upload=self.metrics.glossary_uploads.inc,
+        )
+        runner = TargetRunner(
+            self.sessions, cache, self.metrics, chunk_chars=s.translation_chunk_chars
+        )
+        self.executor = Executor(
+            self.sessions,
+            runner,
+            self.clients,
+            self.metrics,
+            owner=self.owner,
+            results_topic=s.topic_results,
+            max_in_flight=s.worker_max_in_flight,
+            tenant_cap=s.worker_tenant_max_in_flight,
+            lease=timedelta(seconds=s.worker_job_lease_seconds),
+            on_outbox=self.relay.kick,
+        )
+        self.intake = Intake(
+            s,
+            self.sessions,
+            self.metrics,
+            on_accepted=self.executor.wake,
+            on_outbox=self.relay.kick,
+        )
 
-    async def start(self) -> None:
-        await self.broker.start()
-
-    async def stop(self) -> None:
-        await self.broker.stop()
-
-    async def _handle(self, msg: KafkaMessage) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        if s.database_auto_migrate:
+            await upgrade(self.engine)
+        await ensure_topics(s)
+        self.relay.start()
+        http = self._http_server()
+        http_task = asyncio.create_task(http.serve())
+        stop_intake, stop_exec = asyncio.Event(), asyncio.Event()
+        intake = asyncio.create_task(self.intake.run(stop_intake))
+        executor = asyncio.create_task(self.executor.run(stop_exec))
+        logger.info("worker started", extra={"owner": self.owner, "simulator": s.uses_simulator})
         try:
-            await self._process(msg)
-        except Exception:
-            # Unexpected (e.g. the broker refused a publish): hand the message back, do not lose it.
-            logger.exception("processing failed; message will be redelivered")
-            await asyncio.sleep(1.0)
-            await msg.nack()
-            return
-        await msg.ack()
+            await _until(stop, intake, executor)
+        finally:
+            stop_intake.set()
+            await asyncio.gather(intake, return_exceptions=True)
+            stop_exec.set()
+            await asyncio.gather(executor, return_exceptions=True)
+            await self.executor.drain(s.worker_graceful_timeout)
+            await self.relay.stop()
+            http.should_exit = True
+            await asyncio.gather(http_task, return_exceptions=True)
+            await self.clients.aclose()
+            await self.engine.dispose()
+            logger.info("worker stopped", extra={"owner": self.owner})
 
-    async def _process(self, msg: KafkaMessage) -> None:
-        s = self._settings
-        decoded = decode_request(
-            msg.body, max_bytes=s.request_max_bytes, max_chars=s.request_max_chars
+    def _http_server(self) -> uvicorn.Server:
+        app = create_app(
+            self.metrics,
+            {"database": self._check_db, "kafka": self._check_kafka},
+            lambda: asyncapi_json(self.settings),
         )
-        if isinstance(decoded, Rejection):
-            await self._dead_letter(msg, decoded)
-            return
-        for outcome in await translate_request(decoded, self._translator):
-            await self.broker.publish(
-                outcome.model_dump(mode="json", exclude_none=True),
-                topic=s.topic_results,
-                key=decoded.tenant_id.encode(),
-                headers=ce_headers(
-                    ce_type=outcome.type, ce_id=outcome.event_id, subject=decoded.request_id
-                ),
-            )
-        logger.info(
-            "request done",
-            extra={"tenant_id": decoded.tenant_id, "request_id": decoded.request_id},
+        config = uvicorn.Config(
+            app,
+            host=self.settings.worker_http_host,
+            port=self.settings.worker_http_port,
+            log_level="warning",
+            lifespan="off",
         )
+        return _EmbeddedServer(config)
 
-    async def _dead_letter(self, msg: KafkaMessage, rejection: Rejection) -> None:
-        record = msg.raw_message
-        assert isinstance(record, ConsumerRecord)  # batch subscribers would hand a tuple
-        topic, partition, offset = record.topic, record.partition, record.offset
-        letter = dead_letter(
-            reason=rejection.reason,
-            detail=rejection.detail,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            key=record.key,
-            headers={k: v for k, v in msg.headers.items() if isinstance(v, str)},
-            value=msg.body,
-        )
-        await self.broker.publish(
-            letter.model_dump(mode="json"),
-            topic=self._settings.topic_dlq,
-            key=record.key,
-            headers=ce_headers(
-                ce_type=TYPE_DEAD_LETTER, ce_id=dead_letter_id(topic, partition, offset)
-            ),
-        )
-        logger.warning("dead-lettered", extra={"reason": rejection.reason, "offset": offset})
+    async def _check_db(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def _check_kafka(self) -> None:
+        consumer = self.intake.consumer
+        if consumer is None:
+            raise RuntimeError("consumer not started")
+        await consumer.topics()  # a metadata round trip to the cluster
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the worker owns SIGTERM/SIGINT; uvicorn must not take them over
+
+
+async def _until(stop: asyncio.Event, *tasks: asyncio.Task[None]) -> None:
+    """Wait for `stop`; a task that dies first is fatal (re-raised) rather than silently gone."""
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+    for task in done:
+        if task is not waiter:
+            task.result()
+
+
+def _secret(value: str) -> SecretStr:
+    return SecretStr(value)

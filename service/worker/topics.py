@@ -18,11 +18,14 @@ def topic_specs(settings: Settings) -> dict[str, int]:
         settings.topic_requests: settings.topic_partitions,
         settings.topic_results: settings.topic_partitions,
         settings.topic_dlq: 1,
+        settings.topic_glossary_events: 1,
     }
 
 
 async def ensure_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_client_kwargs()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -7,7 +7,7 @@ from service.pipeline.chunking import Chunk, join_chunks, split_text
 from service.pipeline.fairness import Candidate, pick
 from service.pipeline.memory import memory_key, normalize
 
-texts = st.text(alphabet=st.sampled_from(list("ab .!?\n\t") + ["。", "é"]), max_size=400)
+texts = st.text(alphabet=st.sampled_from([*"ab .!?\n\t", "。", "é"]), max_size=400)
 
 
 @settings(max_examples=300, deadline=None)

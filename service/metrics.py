@@ -1,0 +1,53 @@
+"""Prometheus metrics of the worker, on a registry of its own (no process-global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.consumed = Counter("zai_l10n_requests_consumed", "Request messages read", registry=r)
+        self.accepted = Counter("zai_l10n_jobs_accepted", "New jobs persisted", registry=r)
+        self.duplicates = Counter(
+            "zai_l10n_requests_duplicate", "Requests whose job already existed", registry=r
+        )
+        self.completed = Counter(
+            "zai_l10n_translations_completed", "Completed (request, language) pairs", registry=r
+        )
+        self.failed = Counter(
+            "zai_l10n_translations_failed", "Failed (request, language) pairs", ["code"], registry=r
+        )
+        self.dead_lettered = Counter(
+            "zai_l10n_dead_lettered", "Messages sent to the DLQ", ["reason"], registry=r
+        )
+        self.in_flight = Gauge(
+            "zai_l10n_jobs_in_flight", "Jobs running in this process", registry=r
+        )
+        self.backlog = Gauge(
+            "zai_l10n_jobs_pending", "Jobs accepted and not done (all workers)", registry=r
+        )
+        self.upstream_calls = Counter(
+            "zai_l10n_upstream_calls", "Z.ai calls", ["route", "outcome"], registry=r
+        )
+        self.upstream_latency = Histogram(
+            "zai_l10n_upstream_latency_seconds",
+            "Z.ai call latency (including retries and polling)",
+            ["route", "outcome"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+            registry=r,
+        )
+        self.polls = Histogram(
+            "zai_l10n_polls_per_unit",
+            "Async-result polls per translated unit",
+            buckets=(0, 1, 2, 3, 5, 10, 20, 50),
+            registry=r,
+        )
+        self.memory_hits = Counter("zai_l10n_memory_hits", "Units served from memory", registry=r)
+        self.glossary_uploads = Counter(
+            "zai_l10n_glossary_uploads", "Glossary files uploaded to Z.ai", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "zai_l10n_consumer_lag", "Messages not yet consumed", ["partition"], registry=r
+        )
