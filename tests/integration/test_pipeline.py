@@ -1,0 +1,229 @@
+"""The translation pipeline end to end, in-process: real Kafka, real database (both backends),
+the simulator over HTTP. Process-level drills (SIGKILL, two workers) are in test_pipeline_drills."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.config import Settings
+from service.glossary import repository
+from service.glossary.limits import GlossaryLimits
+from service.glossary.parse import parse_glossary
+from service.pipeline import jobs
+from service.store.db import session_factory
+from service.worker.app import WorkerService
+from tests.support.worker import events, free_port, publish, read
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def worker(
+    kafka_bootstrap_servers: str, db_url: str, sim: Any
+) -> AsyncIterator[WorkerService]:
+    run = __import__("uuid").uuid4().hex[:8]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        kafka_group_id=f"g-{run}",
+        topic_requests=f"req-{run}",
+        topic_results=f"res-{run}",
+        topic_dlq=f"dlq-{run}",
+        topic_glossary_events=f"gl-{run}",
+        topic_partitions=1,
+        database_url=db_url,
+        zai_agents_base_url=sim.agents_base,
+        zai_files_base_url=sim.files_base,
+        zai_backoff_base=0.01,
+        zai_backoff_max=0.05,
+        zai_max_retries=2,
+        worker_http_port=free_port(),
+    )
+    svc = WorkerService(settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(svc.run(stop))
+    async with httpx.AsyncClient() as http:
+        for _ in range(200):
+            if task.done():
+                task.result()
+            try:
+                if (
+                    await http.get(f"http://127.0.0.1:{settings.worker_http_port}/readyz")
+                ).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    yield svc
+    stop.set()
+    await task
+
+
+def request(rid: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "request_id": rid,
+        "tenant_id": "acme",
+        "source_lang": "en",
+        "target_langs": ["de"],
+        "text": "Hello",
+        **fields,
+    }
+
+
+async def roundtrip(
+    w: WorkerService, messages: list[dict[str, Any]], expected: int
+) -> list[dict[str, Any]]:
+    """Publish, then return the `expected` result events of exactly these requests."""
+    s = w.settings
+    ids = {m["request_id"] for m in messages}
+    await publish(s.kafka_bootstrap_servers, s.topic_requests, list(messages))
+    deadline = asyncio.get_running_loop().time() + 60
+    while asyncio.get_running_loop().time() < deadline:
+        everything = events(
+            await read(s.kafka_bootstrap_servers, s.topic_results, 10_000, wait_s=1)
+        )
+        got = [e for e in everything if e["request_id"] in ids]
+        if len(got) >= expected:
+            assert len(got) == expected, got
+            return got
+    raise AssertionError(f"expected {expected} events for {ids}")
+
+
+async def seed_glossary(
+    w: WorkerService, name: str = "product-terms", default: bool = True
+) -> None:
+    content = (ROOT / "glossaries/acme/product-terms.csv").read_bytes()
+    doc = parse_glossary(
+        content,
+        filename="p.csv",
+        content_type=None,
+        source_lang=None,
+        target_lang=None,
+        limits=GlossaryLimits(),
+    )
+    async with session_factory(w.engine)() as s:
+        await repository.save(
+            s, tenant_id="acme", name=name, doc=doc, author="test", is_default=default
+        )
+        await s.commit()
+
+
+async def test_text_segments_and_languages(worker: WorkerService, sim: Any) -> None:
+    got = await roundtrip(
+        worker,
+        [
+            request("t1", target_langs=["de", "fr", "ja"]),
+            request(
+                "s1", text=None, segments=[{"id": "a", "text": "One"}, {"id": "b", "text": "Two"}]
+            ),
+        ],
+        4,
+    )
+    by = {(e["request_id"], e["target_lang"]): e for e in got}
+    assert {k for k in by} == {("t1", "de"), ("t1", "fr"), ("t1", "ja"), ("s1", "de")}
+    assert by[("t1", "ja")]["text"] == "[ja] Hello"
+    assert by[("s1", "de")]["segments"] == [
+        {"id": "a", "text": "[de] One"},
+        {"id": "b", "text": "[de] Two"},
+    ]
+    assert all(
+        e["type"] == "translation.completed" and e["usage"]["upstream_calls"] >= 1 for e in got
+    )
+
+
+async def test_glossary_is_applied_and_pinned(worker: WorkerService, sim: Any) -> None:
+    await seed_glossary(worker)
+    (event,) = await roundtrip(
+        worker, [request("g1", text="Open the dashboard to download your invoice.")], 1
+    )
+    assert event["text"] == "[de] Open the Übersicht to herunterladen your Rechnung."
+    assert (event["glossary_version"], bool(event["glossary_id"])) == (1, True)
+    assert sim.counters()["uploads"] == 1
+    # A named glossary that does not exist fails clearly instead of translating without it.
+    (missing,) = await roundtrip(worker, [request("g2", glossary="nope")], 1)
+    assert (
+        missing["type"] == "translation.failed" and missing["error_code"] == "glossary.not_usable"
+    )
+
+
+async def test_memory_hit_makes_no_upstream_call(worker: WorkerService, sim: Any) -> None:
+    await roundtrip(worker, [request("m1", text="Save changes")], 1)
+    calls = sim.counters()["calls"]["agents"]
+    (second,) = await roundtrip(worker, [request("m2", text="Save  changes ")], 1)
+    assert sim.counters()["calls"]["agents"] == calls
+    assert second["text"] == "[de] Save changes" and second["usage"]["memory_hits"] == 1
+
+
+async def test_async_replies_are_polled_and_ids_persisted(worker: WorkerService, sim: Any) -> None:
+    sim.configure(mode="async", async_pending_seconds=0.3)
+    (event,) = await roundtrip(worker, [request("a1", text="Polling works")], 1)
+    assert event["text"] == "[de] Polling works"
+    assert sim.counters()["calls"]["async_result"] >= 1
+    async with session_factory(worker.engine)() as s:
+        job = await jobs.find(s, "acme", "a1")
+        assert job is not None and job.state == jobs.DONE
+        (target,) = await jobs.targets(s, job.id)
+    assert list(target.async_ids) == ["text#0"]
+
+
+@pytest.mark.parametrize(
+    ("faults", "code", "retryable"),
+    [
+        (["429_1113"], "zai.quota_exceeded", False),
+        (["400_1301"], "zai.content_filtered", False),
+        (["sensitive"], "zai.content_filtered", False),
+        (["500", "500", "500"], "zai.server_error", True),
+        (["429_1302", "429_1302", "429_1302"], "zai.rate_limited", True),
+    ],
+)
+async def test_failure_classes_end_in_failed_events(
+    worker: WorkerService, sim: Any, faults: list[str], code: str, retryable: bool
+) -> None:
+    sim.script("agents", faults)
+    (event,) = await roundtrip(worker, [request("f1", text="Boom")], 1)
+    assert event["type"] == "translation.failed"
+    assert (event["error_code"], event["retryable"]) == (code, retryable)
+
+
+async def test_retryable_error_recovers_within_budget(worker: WorkerService, sim: Any) -> None:
+    sim.script("agents", ["500", "429_1302"])
+    (event,) = await roundtrip(worker, [request("r1", text="Eventually")], 1)
+    assert event["type"] == "translation.completed"
+    assert sim.counters()["calls"]["agents"] == 3
+
+
+async def test_duplicate_of_done_request_republishes_without_upstream(
+    worker: WorkerService, sim: Any
+) -> None:
+    (first,) = await roundtrip(worker, [request("d1", text="Only once")], 1)
+    calls = sim.counters()["calls"]["agents"]
+    s = worker.settings
+    await publish(s.kafka_bootstrap_servers, s.topic_requests, [request("d1", text="Only once")])
+    got = events(await read(s.kafka_bootstrap_servers, s.topic_results, 2))
+    assert len(got) == 2 and got[0] == got[1] == first
+    assert sim.counters()["calls"]["agents"] == calls
+
+
+async def test_poison_messages_go_to_dlq_and_good_ones_flow(worker: WorkerService) -> None:
+    s = worker.settings
+    poison: list[Any] = [
+        b"\xff\xfe",
+        b"[]",
+        json.dumps(request("p1", target_langs=["xx"])).encode(),
+        request("ok1"),
+        b"{",
+    ]
+    await publish(s.kafka_bootstrap_servers, s.topic_requests, poison)
+    letters = events(await read(s.kafka_bootstrap_servers, s.topic_dlq, 4))
+    assert [letter["reason"] for letter in letters] == ["not_utf8", "schema", "schema", "bad_json"]
+    assert "target_langs" in letters[2]["detail"]
+    (ok,) = events(await read(s.kafka_bootstrap_servers, s.topic_results, 1))
+    assert ok["request_id"] == "ok1"
