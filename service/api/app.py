@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from sqlalchemy import text
 
 from service.api import problems
 from service.api.deps import ApiContext
-from service.api.routes import credentials, glossaries, tokens
+from service.api.routes import credentials, glossaries, jobs, tokens
 from service.auth.credentials import CredentialCipher
 from service.config import Settings
 from service.outbox import OutboxRelay
@@ -19,6 +22,13 @@ from service.store.migrate import upgrade
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    registry = CollectorRegistry()
+    requests = Counter(
+        "zai_l10n_api_requests",
+        "Admin API requests",
+        ["method", "route", "status"],
+        registry=registry,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -26,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.database_auto_migrate:
             await upgrade(engine)
         sessions = session_factory(engine)
+        app.state.engine = engine
         app.state.ctx = ApiContext(
             settings=settings, sessions=sessions, cipher=CredentialCipher(settings.credentials_key)
         )
@@ -44,9 +55,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(credentials.router)
     app.include_router(glossaries.router)
+    app.include_router(jobs.router)
+
+    @app.middleware("http")
+    async def count(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")  # templates, not raw paths: bounded labels
+        requests.labels(request.method, path, str(response.status_code)).inc()
+        return response
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Readiness: the database answers."""
+        try:
+            async with app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "do not send traffic"
+            return JSONResponse({"status": "fail", "database": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

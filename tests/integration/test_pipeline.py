@@ -227,3 +227,62 @@ async def test_poison_messages_go_to_dlq_and_good_ones_flow(worker: WorkerServic
     assert "target_langs" in letters[2]["detail"]
     (ok,) = events(await read(s.kafka_bootstrap_servers, s.topic_results, 1))
     assert ok["request_id"] == "ok1"
+
+
+async def test_changed_glossary_takes_effect_and_old_file_is_deleted(
+    worker: WorkerService, sim: Any
+) -> None:
+    await seed_glossary(worker)
+    (v1,) = await roundtrip(worker, [request("c1", text="Your invoice")], 1)
+    assert v1["text"] == "[de] Your Rechnung"
+    changed = parse_glossary(
+        b"en,de\ninvoice,Faktura\n",
+        filename="x.csv",
+        content_type=None,
+        source_lang=None,
+        target_lang=None,
+        limits=GlossaryLimits(),
+    )
+    async with session_factory(worker.engine)() as s:
+        await repository.save(s, tenant_id="acme", name="product-terms", doc=changed, author="t")
+        await s.commit()
+    (v2,) = await roundtrip(worker, [request("c2", text="Your invoice")], 1)
+    assert (v2["text"], v2["glossary_version"]) == ("[de] Your Faktura", 2)
+    counters = sim.counters()
+    assert (counters["uploads"], counters["deletes"], counters["files"]) == (2, 1, 1)
+
+
+async def test_job_status_api(worker: WorkerService, sim: Any) -> None:
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from service.api.app import create_app
+
+    sim.script("agents", ["ok", "429_1113"])
+    await roundtrip(worker, [request("j1", target_langs=["de", "fr"], text="Status")], 2)
+    api_settings = worker.settings.model_copy(
+        update={"api_tenant_tokens": {"acme": SecretStr("acme-t"), "globex": SecretStr("globex-t")}}
+    )
+
+    def check() -> None:
+        with TestClient(create_app(api_settings)) as client:
+            r = client.get("/v1/tenants/acme/jobs/j1", headers={"Authorization": "Bearer acme-t"})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["state"] == "done"
+            states = sorted(t["state"] for t in body["targets"])
+            assert states == ["completed", "failed"]
+            failed = next(t for t in body["targets"] if t["state"] == "failed")
+            assert failed["result"]["error_code"] == "zai.quota_exceeded"
+            other = client.get(
+                "/v1/tenants/acme/jobs/j1", headers={"Authorization": "Bearer globex-t"}
+            )
+            assert other.status_code == 404
+            assert (
+                client.get(
+                    "/v1/tenants/acme/jobs/nope", headers={"Authorization": "Bearer acme-t"}
+                ).status_code
+                == 404
+            )
+
+    await asyncio.to_thread(check)
