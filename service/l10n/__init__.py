@@ -1,0 +1,3 @@
+"""Localization: resource file formats and the text rules around translation."""
+
+from __future__ import annotations
