@@ -160,9 +160,9 @@ def main() -> None:
         simulator.terminate()
         simulator.wait(timeout=10)
     in_flight = counted - 1 - total  # requests still open when the load generator stopped
-    print(detail)  # noqa: T201
-    print(f"agent calls: {total} in {args.seconds}s -> {rate:,.0f} calls/s")  # noqa: T201
-    print(f"simulator counted {counted - 1} (+{in_flight} in flight at the cut-off)")  # noqa: T201
+    print(detail)
+    print(f"agent calls: {total} in {args.seconds}s -> {rate:,.0f} calls/s")
+    print(f"simulator counted {counted - 1} (+{in_flight} in flight at the cut-off)")
 
 
 if __name__ == "__main__":

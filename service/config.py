@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ZAI_INTERNATIONAL = ("https://api.z.ai/api/v1", "https://api.z.ai/api/paas/v4")
@@ -15,6 +16,19 @@ ZAI_MAINLAND = ("https://open.bigmodel.cn/api/v1", "https://open.bigmodel.cn/api
 class ZaiRegion(StrEnum):
     international = "international"
     mainland = "mainland"
+
+
+class KafkaSecurityProtocol(StrEnum):
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class KafkaSaslMechanism(StrEnum):
+    PLAIN = "PLAIN"
+    SCRAM_SHA_256 = "SCRAM-SHA-256"
+    SCRAM_SHA_512 = "SCRAM-SHA-512"
 
 
 class Settings(BaseSettings):
@@ -30,6 +44,13 @@ class Settings(BaseSettings):
     topic_dlq: str = "translation.requests.dlq"
     topic_glossary_events: str = "glossary.events"
     topic_partitions: int = Field(default=6, ge=1)
+    # Kafka security (aiokafka's names); the defaults are a plain, unauthenticated connection.
+    kafka_security_protocol: KafkaSecurityProtocol = KafkaSecurityProtocol.PLAINTEXT
+    kafka_sasl_mechanism: KafkaSaslMechanism = KafkaSaslMechanism.PLAIN
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # PEM bundle of the CA(s) to trust for SSL/SASL_SSL; unset means the system's CAs.
+    kafka_ssl_cafile: str | None = None
 
     # Storage
     database_url: str = "sqlite+aiosqlite:///./zai-l10n.db"
@@ -68,11 +89,42 @@ class Settings(BaseSettings):
     worker_http_host: str = "127.0.0.1"
     worker_http_port: int = 8081  # /livez, /readyz, /metrics, /asyncapi
     worker_max_in_flight: int = Field(default=64, ge=1)
+    worker_tenant_max_in_flight: int = Field(default=48, ge=1)
+    worker_max_backlog: int = Field(default=5000, ge=1)  # intake pauses at this many open jobs
+    worker_batch_size: int = Field(default=200, ge=1)
+    worker_job_lease_seconds: float = Field(default=60.0, gt=1)
+    translation_chunk_chars: int = Field(default=3000, ge=100)
     worker_graceful_timeout: float = Field(default=30.0, gt=0)
     request_max_bytes: int = Field(default=1_000_000, ge=1024)
     request_max_chars: int = Field(default=200_000, ge=1)
 
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and (
+            not self.kafka_sasl_username or self.kafka_sasl_password is None
+        ):
+            raise ValueError(
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when "
+                f"KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}"
+            )
+        return self
+
+    def kafka_client_kwargs(self) -> dict[str, Any]:
+        """Security keyword arguments for every aiokafka producer, consumer and admin client."""
+        protocol = self.kafka_security_protocol
+        kwargs: dict[str, Any] = {"security_protocol": protocol.value}
+        if protocol in (KafkaSecurityProtocol.SSL, KafkaSecurityProtocol.SASL_SSL):
+            from aiokafka.helpers import create_ssl_context
+
+            kwargs["ssl_context"] = create_ssl_context(cafile=self.kafka_ssl_cafile)
+        if protocol in (KafkaSecurityProtocol.SASL_PLAINTEXT, KafkaSecurityProtocol.SASL_SSL):
+            assert self.kafka_sasl_password is not None  # checked by the validator
+            kwargs["sasl_mechanism"] = self.kafka_sasl_mechanism.value
+            kwargs["sasl_plain_username"] = self.kafka_sasl_username
+            kwargs["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        return kwargs
 
     @property
     def uses_simulator(self) -> bool:

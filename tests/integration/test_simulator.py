@@ -271,6 +271,30 @@ def test_finish_reason_faults(sim: SimulatorHandle, http: httpx.Client, reason: 
     assert reply_text(reply) == ("[de] a" if reason == "length" else "")
 
 
+def test_content_faults_corrupt_placeholders_or_skip_the_glossary(
+    sim: SimulatorHandle, http: httpx.Client
+) -> None:
+    file_id = upload(http, "g.csv", b"en,de\nvalve,Ventil\n").json()["id"]
+    sim.script("agents", ["placeholder_drop", "placeholder_duplicate", "glossary_drop", "ok"])
+    texts = [
+        reply_text(translate(http, "Open ⟦1⟧ valve ⟦2⟧", glossary=file_id).json()) for _ in range(4)
+    ]
+    assert texts == [
+        "[de] Open  Ventil ⟦2⟧",
+        "[de] Open ⟦1⟧⟦1⟧ Ventil ⟦2⟧",
+        "[de] Open ⟦1⟧ valve ⟦2⟧",
+        "[de] Open ⟦1⟧ Ventil ⟦2⟧",
+    ]
+    assert sim.counters()["faults_injected"]["glossary_drop"] == 1
+
+
+def test_content_faults_apply_to_async_tasks(sim: SimulatorHandle, http: httpx.Client) -> None:
+    sim.configure(mode="async", async_pending_seconds=0)
+    sim.script("agents", ["placeholder_drop"])
+    async_id = translate(http, "Hi {name}").json()["async_id"]
+    assert reply_text(poll(http, async_id)) == "[de] Hi "
+
+
 def test_faults_on_files_routes(sim: SimulatorHandle, http: httpx.Client) -> None:
     sim.script("files_upload", ["500"])
     sim.script("files_list", ["drop"])

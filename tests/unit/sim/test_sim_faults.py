@@ -131,3 +131,12 @@ def test_describe_shows_the_remaining_script() -> None:
     plan = FaultPlan.build(Route.agents, ["500", "ok", "drop"], {"503": 0.1})
     plan.next_fault()
     assert plan.describe() == {"route": "agents", "script": ["ok", "drop"], "rates": {"503": 0.1}}
+
+
+@pytest.mark.parametrize("name", ["placeholder_drop", "placeholder_duplicate", "glossary_drop"])
+def test_content_faults(name: str) -> None:
+    fault = parse_fault(name)
+    assert fault is not None and fault.kind is Kind.content and fault.status == 200
+    assert name in FAULT_NAMES
+    with pytest.raises(FaultError):
+        parse_fault(name, Route.files_upload)

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from service.sim.translate import apply_glossary, calls_for_strategy, count_tokens, fake_translate
+from service.sim.translate import (
+    Corruption,
+    apply_glossary,
+    calls_for_strategy,
+    corrupt,
+    count_tokens,
+    fake_translate,
+)
 
 
 def test_output_is_tagged_with_the_target_language() -> None:
@@ -66,3 +73,46 @@ def test_count_tokens(text: str, tokens: int) -> None:
 )
 def test_calls_per_strategy(strategy: str, calls: int) -> None:
     assert calls_for_strategy(strategy) == calls
+
+
+def test_tokens_and_packing_markers_are_copied_and_never_glossary_replaced() -> None:
+    terms = [("1", "one"), ("valve", "Ventil")]
+    assert fake_translate("Open ⟦1⟧ valve 1", "de", terms) == "[de] Open ⟦1⟧ Ventil one"
+    packed = "⟦§1⟧\nOpen the valve\n⟦§2⟧\nClose ⟦1⟧"
+    assert fake_translate(packed, "de", terms) == "⟦§1⟧\n[de] Open the Ventil\n⟦§2⟧\n[de] Close ⟦1⟧"
+
+
+@pytest.mark.parametrize(
+    ("corruption", "expected"),
+    [
+        (Corruption.placeholder_drop, "[de] Hi  and ⟦2⟧"),
+        (Corruption.placeholder_duplicate, "[de] Hi ⟦1⟧⟦1⟧ and ⟦2⟧"),
+        (Corruption.glossary_drop, "[de] Hi ⟦1⟧ and ⟦2⟧"),
+        (Corruption.none, "[de] Hi ⟦1⟧ and ⟦2⟧"),
+    ],
+)
+def test_corruptions(corruption: Corruption, expected: str) -> None:
+    assert fake_translate("Hi ⟦1⟧ and ⟦2⟧", "de", [("Hi", "Hallo")], corruption) == (
+        expected.replace("Hi", "Hallo") if corruption is not Corruption.glossary_drop else expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hi {name}!", "Hi !"),
+        ("{{count}} new", " new"),
+        ("%1$s said", " said"),
+        ("<b>bold</b>", "bold</b>"),
+        ("no placeholder", "no placeholder"),
+    ],
+)
+def test_corrupt_drops_the_first_raw_placeholder(text: str, expected: str) -> None:
+    assert corrupt(text, Corruption.placeholder_drop) == expected
+
+
+def test_corruption_hits_every_packed_section() -> None:
+    packed = "⟦§1⟧\nA ⟦1⟧\n⟦§2⟧\nB ⟦2⟧"
+    assert fake_translate(packed, "de", (), Corruption.placeholder_drop) == (
+        "⟦§1⟧\n[de] A \n⟦§2⟧\n[de] B "
+    )
