@@ -28,6 +28,7 @@ class Kind(StrEnum):
     malformed_json = "malformed_json"  # 200 with a truncated JSON body
     finish_reason = "finish_reason"  # 200 translation whose finish_reason is not "stop"
     async_failed = "async_failed"  # the async task ends with status "failed"
+    content = "content"  # a 200 translation that mangles placeholders or ignores the glossary
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,14 @@ _ERRORS: dict[str, tuple[int, str, str]] = {
 }
 _SIMPLE = {"slow": Kind.slow, "drop": Kind.drop, "malformed_json": Kind.malformed_json}
 _FINISH_REASONS = frozenset(["sensitive", "length", "network_error"])
+#: Content faults: names of `service.sim.translate.Corruption` members.
+CONTENT_FAULTS = frozenset(["placeholder_drop", "placeholder_duplicate", "glossary_drop"])
 _RETRY_AFTER = re.compile(r"^(?P<base>.+)_retry_after_(?P<seconds>\d+)$")
 _AGENT_ROUTES = frozenset([Route.agents, Route.async_result])
 
-FAULT_NAMES = frozenset([*_ERRORS, *_SIMPLE, *_FINISH_REASONS, "async_failed", "ok"])
+FAULT_NAMES = frozenset(
+    [*_ERRORS, *_SIMPLE, *_FINISH_REASONS, *CONTENT_FAULTS, "async_failed", "ok"]
+)
 
 
 class FaultError(ValueError):
@@ -85,11 +90,13 @@ def parse_fault(name: str, route: Route = Route.agents) -> Fault | None:
         return Fault(name, Kind.error, status, code, message, retry_after)
     if base in _SIMPLE:
         return Fault(name, _SIMPLE[base])
-    if base in _FINISH_REASONS or base == "async_failed":
+    if base in _FINISH_REASONS or base in CONTENT_FAULTS or base == "async_failed":
         if route not in _AGENT_ROUTES:
             raise FaultError(f"fault {name!r} applies only to agents and async_result")
         if base == "async_failed":
             return Fault(name, Kind.async_failed)
+        if base in CONTENT_FAULTS:
+            return Fault(name, Kind.content)
         return Fault(name, Kind.finish_reason, finish_reason=base)
     raise FaultError(f"unknown fault {name!r}; known: {sorted(FAULT_NAMES)}")
 

@@ -23,6 +23,7 @@ from service.sim.config import SimConfig, sample_latency_ms
 from service.sim.faults import Fault, Kind, Route, render_message
 from service.sim.http import Call, Handler, error_response, json_response, read_json
 from service.sim.state import AsyncTask, SimState, key_hash
+from service.sim.translate import Corruption
 from service.sim.wire import (
     RequestError,
     Translation,
@@ -51,7 +52,8 @@ async def agents(call: Call) -> Response:
     req = parse_agent_request(body)
     terms = files.glossary_terms(state, req.glossary, call.owner)
     state.claim_request_id(call.owner, body.get("request_id"))
-    result = translate_request(req, terms, _finish_reason(call.fault))
+    corruption = _corruption(call.fault)
+    result = translate_request(req, terms, _finish_reason(call.fault), corruption)
     state.counters.translations += 1
     state.counters.glossary_applied += bool(terms)
     failing = call.fault is not None and call.fault.kind is Kind.async_failed
@@ -61,7 +63,14 @@ async def agents(call: Call) -> Response:
     if state.config.mode == "sync" and not failing:
         return json_response(translation_reply(result, task_id=task_id, sdk_compat=call.sdk_compat))
     task = AsyncTask(
-        state.new_async_id(), task_id, call.owner, req, terms, state.clock.now(), failing
+        state.new_async_id(),
+        task_id,
+        call.owner,
+        req,
+        terms,
+        state.clock.now(),
+        failing,
+        corruption,
     )
     state.tasks[task.async_id] = task
     state.counters.async_submitted += 1
@@ -84,11 +93,18 @@ async def async_result(call: Call) -> Response:
         return json_response(failed_reply(async_id, network_error(task.task_id)))
     if not state.task_done(task):
         return json_response(pending_reply(async_id))
-    result = translate_request(task.request, task.terms, _finish_reason(call.fault))
+    corruption = _corruption(call.fault)
+    if corruption is Corruption.none:
+        corruption = task.corruption
+    result = translate_request(task.request, task.terms, _finish_reason(call.fault), corruption)
     reply = translation_reply(
         result, task_id=task.task_id, async_id=async_id, sdk_compat=call.sdk_compat
     )
     return json_response(reply)
+
+
+def _corruption(fault: Fault | None) -> Corruption:
+    return Corruption(fault.name) if fault and fault.kind is Kind.content else Corruption.none
 
 
 def _finish_reason(fault: Fault | None) -> str:

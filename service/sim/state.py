@@ -17,6 +17,7 @@ from typing import Any
 
 from service.sim.config import SimConfig
 from service.sim.faults import FaultPlan, Route
+from service.sim.translate import Corruption
 from service.sim.wire import RequestError, TranslationRequest
 
 SECONDS_PER_DAY = 86_400
@@ -62,6 +63,7 @@ class AsyncTask:
     terms: tuple[tuple[str, str], ...]
     created_at: float
     failed: bool = False  # ends "failed" instead of "success"
+    corruption: Corruption = Corruption.none  # a content fault drawn when it was submitted
 
 
 @dataclass

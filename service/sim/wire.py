@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from service.sim.translate import calls_for_strategy, count_tokens, fake_translate
+from service.sim.translate import Corruption, calls_for_strategy, count_tokens, fake_translate
 from service.zai.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
 AGENT_ID = "general_translation"
@@ -137,13 +137,18 @@ class Translation:
 
 
 def translate_request(
-    request: TranslationRequest, terms: Sequence[tuple[str, str]], finish_reason: str = "stop"
+    request: TranslationRequest,
+    terms: Sequence[tuple[str, str]],
+    finish_reason: str = "stop",
+    corruption: Corruption = Corruption.none,
 ) -> Translation:
     """Fake-translate every text part; parts are joined by newlines into one assistant message.
 
-    `sensitive`/`network_error` replies carry no text, `length` keeps the first half.
+    `sensitive`/`network_error` replies carry no text, `length` keeps the first half;
+    `corruption` mangles placeholders or skips the glossary (content faults).
     """
-    text = "\n".join(fake_translate(t, request.target_lang, terms) for t in request.texts)
+    lang = request.target_lang
+    text = "\n".join(fake_translate(t, lang, terms, corruption) for t in request.texts)
     if finish_reason in ("sensitive", "network_error"):
         text = ""
     elif finish_reason == "length":
