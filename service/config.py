@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=200, ge=1)
     worker_job_lease_seconds: float = Field(default=60.0, gt=1)
     translation_chunk_chars: int = Field(default=3000, ge=100)
+    # What a glossary problem (miss, changed do-not-translate term, forbidden term) does when a
+    # request does not say: report it, retry once then report, or retry once then fail.
+    qa_glossary_policy: Literal["report", "retry", "fail"] = "report"
     worker_graceful_timeout: float = Field(default=30.0, gt=0)
     request_max_bytes: int = Field(default=1_000_000, ge=1024)
     request_max_chars: int = Field(default=200_000, ge=1)

@@ -48,6 +48,12 @@ class Metrics:
         self.glossary_uploads = Counter(
             "zai_l10n_glossary_uploads", "Glossary files uploaded to Z.ai", registry=r
         )
+        self.qa = Counter(
+            "zai_l10n_qa_segments",
+            "Translated segments by QA status (segments_<status>) and code (qa_<code>)",
+            ["kind"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "zai_l10n_consumer_lag", "Messages not yet consumed", ["partition"], registry=r
         )

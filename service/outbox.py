@@ -78,7 +78,8 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             try:
-                await self.relay_once()
+                while await self.relay_once() == self._batch:
+                    pass  # a full batch: more may be waiting
             except Exception:
                 logger.warning("outbox relay failed; will retry", exc_info=True)
 
@@ -93,14 +94,21 @@ class OutboxRelay:
                 .with_for_update(skip_locked=True)
             )
             rows = (await session.exec(query)).all()
-            for row in rows:
-                await producer.send_and_wait(
+            # Hand the whole batch to the producer, then wait for every acknowledgement: one
+            # round trip per batch, and the idempotent producer keeps each partition in order.
+            deliveries = [
+                await producer.send(
                     row.topic,
                     json.dumps(row.payload).encode(),
                     key=row.key.encode() if row.key else None,
                     headers=[(k, v.encode()) for k, v in row.headers.items()],
                 )
-                row.sent_at = utcnow()
+                for row in rows
+            ]
+            await asyncio.gather(*deliveries)
+            now = utcnow()
+            for row in rows:
+                row.sent_at = now
             await session.commit()
             return len(rows)
 

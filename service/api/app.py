@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,6 +19,18 @@ from service.config import Settings
 from service.outbox import OutboxRelay
 from service.store.db import create_engine, session_factory
 from service.store.migrate import upgrade
+
+_NOT_READY: dict[str, Any] = {
+    "description": "The database does not answer",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"status": {"type": "string"}, "database": {"type": "string"}},
+            }
+        }
+    },
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: _NOT_READY})
     async def readyz() -> JSONResponse:
         """Readiness: the database answers."""
         try:

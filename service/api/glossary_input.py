@@ -49,6 +49,17 @@ class Upload:
     doc: GlossaryDocument
 
 
+JSON_EXAMPLE: dict[str, Any] = {
+    "name": "brand",
+    "source_lang": "en",
+    "is_default": False,
+    "entries": [
+        {"term": "Acme Cloud", "do_not_translate": True},
+        {"term": "invoice", "translations": {"de": "Rechnung", "fr": "facture"}},
+    ],
+}
+
+
 def request_body_doc() -> dict[str, Any]:
     """OpenAPI description of the two accepted bodies (the route reads the request itself)."""
     multipart = {
@@ -67,7 +78,10 @@ def request_body_doc() -> dict[str, Any]:
             "required": True,
             "content": {
                 "multipart/form-data": {"schema": multipart},
-                "application/json": {"schema": GlossaryJsonIn.model_json_schema()},
+                "application/json": {
+                    "schema": GlossaryJsonIn.model_json_schema(),
+                    "example": JSON_EXAMPLE,
+                },
             },
         }
     }

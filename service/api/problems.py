@@ -8,11 +8,35 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error response (RFC 9457), for the OpenAPI document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str = Field(description="The request path")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="One item per invalid field: field, message (and code)"
+    )
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem documents a route may answer with."""
+    schema = ProblemDetails.model_json_schema()
+    return {
+        status: {"description": _title(status), "content": {MEDIA_TYPE: {"schema": schema}}}
+        for status in statuses
+    }
 
 
 class Problem(Exception):
@@ -72,6 +96,10 @@ def install(app: FastAPI) -> None:
         response = problem_response(problem, request)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Starlette names only the first route whose path matched; list every method the
+            # resource has, as RFC 9110 asks of `Allow`.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
         return response
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -91,6 +119,15 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def _title(status: int) -> str:

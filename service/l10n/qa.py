@@ -40,6 +40,7 @@ class QaCode(StrEnum):
     plural_dropped = "plural_dropped"
     length_ratio = "length_ratio"
     retried = "retried"
+    memory_hit = "memory_hit"  # served from translation memory (checked when first stored)
 
 
 #: Codes that mean the segment was not delivered.
@@ -54,7 +55,13 @@ FAILURE_CODES = frozenset(
 )
 #: Codes that are information only: the segment stays `ok`.
 INFO_CODES = frozenset(
-    [QaCode.retried, QaCode.packing_failed, QaCode.plural_dropped, QaCode.glossary_inflected]
+    [
+        QaCode.retried,
+        QaCode.packing_failed,
+        QaCode.plural_dropped,
+        QaCode.glossary_inflected,
+        QaCode.memory_hit,
+    ]
 )
 
 

@@ -6,6 +6,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from service.l10n.qa import QaReport
 from service.zai.languages import SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
 CE_SPECVERSION = "1.0"
@@ -22,6 +23,16 @@ class Segment(BaseModel):
     text: str
 
 
+class ResourceFile(BaseModel):
+    """A whole resource file: JSON, i18next, ARB, PO, XLIFF, Android, .strings or YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str | None = Field(default=None, description="Detected from filename/content if unset")
+    filename: str | None = Field(default=None, max_length=255)
+    content_b64: str = Field(description="The file's bytes, base64-encoded")
+
+
 class TranslationRequestV1(BaseModel):
     """A translation request as published by a platform team to `translation.requests`."""
 
@@ -33,9 +44,13 @@ class TranslationRequestV1(BaseModel):
     target_langs: list[str] = Field(min_length=1, max_length=50)
     text: str | None = None
     segments: list[Segment] | None = None
+    file: ResourceFile | None = None
     glossary: str | None = None
     strategy: str = "general"
     instructions: str | None = Field(default=None, max_length=4000)
+    qa_policy: Literal["report", "retry", "fail"] | None = Field(
+        default=None, description="Glossary compliance policy; default: the service setting"
+    )
     metadata: dict[str, Any] | None = None
 
     @field_validator("source_lang")
@@ -64,8 +79,9 @@ class TranslationRequestV1(BaseModel):
 
     @model_validator(mode="after")
     def _one_content(self) -> TranslationRequestV1:
-        if (self.text is None) == (self.segments is None):
-            raise ValueError("exactly one of 'text' or 'segments' is required")
+        given = [self.text is not None, self.segments is not None, self.file is not None]
+        if sum(given) != 1:
+            raise ValueError("exactly one of 'text', 'segments' or 'file' is required")
         if self.segments is not None:
             ids = [s.id for s in self.segments]
             if not ids:
@@ -77,6 +93,8 @@ class TranslationRequestV1(BaseModel):
     def content_chars(self) -> int:
         if self.text is not None:
             return len(self.text)
+        if self.file is not None:
+            return len(self.file.content_b64) * 3 // 4
         return sum(len(s.text) for s in self.segments or [])
 
 
@@ -94,6 +112,11 @@ class UsageV1(BaseModel):
     memory_hits: int = 0
 
 
+class TranslatedSegment(BaseModel):
+    id: str
+    text: str | None = Field(description="None when the segment failed its checks (see qa)")
+
+
 class TranslationCompletedV1(BaseModel):
     type: Literal["translation.completed"] = TYPE_COMPLETED
     event_id: str
@@ -102,12 +125,17 @@ class TranslationCompletedV1(BaseModel):
     source_lang: str
     target_lang: str
     text: str | None = None
-    segments: list[Segment] | None = None
+    segments: list[TranslatedSegment] | None = None
+    file: ResourceFile | None = None
+    failed_segments: list[str] = Field(
+        default_factory=list, description="Ids of segments that failed their checks"
+    )
     glossary_id: str | None = None
     glossary_version: int | None = None
     strategy: str
     usage: UsageV1
     timings: Timings
+    qa: QaReport | None = None
     metadata: dict[str, Any] | None = None
 
 

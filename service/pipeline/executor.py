@@ -20,12 +20,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.glossary import repository as glossaries
 from service.glossary.model import GlossaryDocument
+from service.l10n.compliance import Policy
 from service.metrics import Metrics
 from service.outbox import enqueue
 from service.pipeline import jobs
 from service.pipeline.clients import ClientPool
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.fairness import pick
+from service.pipeline.resource import open_file
 from service.pipeline.runner import GlossaryRef, JobContext, Outcome, TargetRunner, failed
 from service.store.tables import Glossary, Job, JobTarget, utcnow
 
@@ -45,6 +47,7 @@ class Executor:
         max_in_flight: int,
         tenant_cap: int,
         lease: timedelta,
+        default_policy: Policy = Policy.report,
         on_outbox: Callable[[], None] = lambda: None,
     ) -> None:
         self._sessions = sessions
@@ -56,6 +59,7 @@ class Executor:
         self._max = max_in_flight
         self._tenant_cap = tenant_cap
         self._lease = lease
+        self._default_policy = default_policy
         self._on_outbox = on_outbox
         self._wake = asyncio.Event()
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}  # job id -> (tenant, task)
@@ -159,7 +163,7 @@ class Executor:
                 ctx.job_id,
                 lang,
                 state=state,
-                outcome=outcome.model_dump(mode="json", exclude_none=True),
+                outcome=outcome.model_dump(mode="json"),
             )
         if state == jobs.COMPLETED:
             self._metrics.completed.inc()
@@ -178,6 +182,8 @@ class Executor:
             client=await self._clients.for_tenant(job.tenant_id),
             glossary=glossary,
             glossary_error=error,
+            policy=Policy(request.qa_policy) if request.qa_policy else self._default_policy,
+            file=open_file(request.file) if request.file else None,
             async_ids={t.target_lang: dict(t.async_ids) for t in targets},
         )
 
@@ -221,11 +227,7 @@ class Executor:
         async with self._sessions() as s:
             for target in targets:
                 outcome = fresh.get(target.target_lang)
-                body = (
-                    outcome.model_dump(mode="json", exclude_none=True)
-                    if outcome
-                    else target.outcome
-                )
+                body = outcome.model_dump(mode="json") if outcome else target.outcome
                 assert body is not None
                 enqueue(
                     s,

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from service.l10n.formats import ResourceFormatError
 from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.resource import open_file
 
 
 @dataclass(frozen=True)
 class Rejection:
-    reason: str  # stable code: not_utf8 | bad_json | schema | too_large
+    reason: str  # stable code: not_utf8 | bad_json | schema | too_large | bad_file
     detail: str
 
 
@@ -35,6 +37,11 @@ def decode_request(
         request = TranslationRequestV1.model_validate(data)
     except ValidationError as exc:
         return Rejection("schema", _describe(exc))
+    if request.file is not None:
+        try:
+            open_file(request.file)
+        except ResourceFormatError as exc:
+            return Rejection("bad_file", str(exc))
     if request.content_chars() > max_chars:
         return Rejection(
             "too_large", f"content has {request.content_chars()} chars, limit {max_chars}"

@@ -23,6 +23,7 @@ from service.auth.credentials import CredentialCipher
 from service.config import Settings
 from service.glossary.cache_policy import CachePolicy
 from service.glossary.upload_cache import UploadCache
+from service.l10n.compliance import Policy
 from service.metrics import Metrics
 from service.outbox import OutboxRelay
 from service.pipeline.clients import ClientPool
@@ -78,6 +79,7 @@ class WorkerService:
             max_in_flight=s.worker_max_in_flight,
             tenant_cap=s.worker_tenant_max_in_flight,
             lease=timedelta(seconds=s.worker_job_lease_seconds),
+            default_policy=Policy(s.qa_glossary_policy),
             on_outbox=self.relay.kick,
         )
         self.intake = Intake(

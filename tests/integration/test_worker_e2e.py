@@ -63,9 +63,10 @@ async def test_request_is_translated_and_poison_is_dead_lettered(
     (letter,) = events(await read(stack.bootstrap, stack.dlq, 1))
     assert letter["reason"] == "bad_json"
     assert letter["source_offset"] == 0
-    assert (
-        sim.counters()["calls"]["agents"] == 4
-    )  # 2 segments x 2 languages, nothing for the poison
+    # Both segments of a language travel packed in one call; nothing for the poison.
+    assert sim.counters()["calls"]["agents"] == 2
+    for event, _ in by_lang.values():
+        assert event["qa"]["totals"]["segments"] == 2 and event["qa"]["totals"]["failed"] == 0
 
     metrics = worker.get("/metrics").text
     assert "zai_l10n_dead_lettered_total" in metrics and 'reason="bad_json"' in metrics

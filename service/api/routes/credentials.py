@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from service.api.deps import ContextDep, SessionDep, TenantDep
-from service.api.problems import Problem, not_found
+from service.api.problems import Problem, not_found, responses
 from service.auth.credentials import CredentialStoreUnavailable, last4
 from service.store.tables import TenantCredential, utcnow
 
-router = APIRouter(prefix="/v1/tenants/{tenant}/credentials", tags=["credentials"])
+router = APIRouter(
+    prefix="/v1/tenants/{tenant}/credentials",
+    tags=["credentials"],
+    responses=responses(401, 404, 422),
+)
 PROVIDER = "zai"
+# Printable ASCII, no spaces (Z.ai keys are `<id>.<secret>`); stated in the OpenAPI document too.
+KEY_PATTERN = r"^[!-~]{8,512}$"
 
 
 class ZaiCredentialIn(BaseModel):
-    api_key: SecretStr = Field(description="The tenant's Z.ai API key (`<id>.<secret>`)")
+    api_key: SecretStr = Field(
+        description="The tenant's Z.ai API key (`<id>.<secret>`)",
+        json_schema_extra={"pattern": KEY_PATTERN, "minLength": 8, "maxLength": 512},
+    )
 
 
 class CredentialStatus(BaseModel):
@@ -27,18 +37,21 @@ class CredentialStatus(BaseModel):
     updated_at: datetime | None = None
 
 
-@router.put("/zai", response_model=CredentialStatus)
+@router.put("/zai", response_model=CredentialStatus, responses=responses(400, 503))
 async def set_zai_key(
     body: ZaiCredentialIn, tenant: TenantDep, session: SessionDep, ctx: ContextDep
 ) -> CredentialStatus:
     key = body.api_key.get_secret_value()
-    if len(key) < 8 or any(c.isspace() for c in key):
+    if not re.fullmatch(KEY_PATTERN, key):
         raise Problem(
             422,
             "Unprocessable Content",
             "the API key is malformed",
             errors=[
-                {"field": "body.api_key", "message": "expected at least 8 characters, no spaces"}
+                {
+                    "field": "body.api_key",
+                    "message": "expected 8 to 512 printable ASCII characters, no spaces",
+                }
             ],
         )
     try:

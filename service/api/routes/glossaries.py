@@ -18,7 +18,7 @@ from service.api.glossary_input import (
     read_upload,
     request_body_doc,
 )
-from service.api.problems import Problem, not_found
+from service.api.problems import Problem, not_found, responses
 from service.config import Settings
 from service.glossary import repository
 from service.glossary.changes import delete_and_announce, save_and_announce
@@ -27,7 +27,12 @@ from service.glossary.limits import GlossaryLimits
 from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.store.tables import Glossary, GlossaryVersion
 
-router = APIRouter(prefix="/v1/tenants/{tenant}/glossaries", tags=["glossaries"])
+router = APIRouter(
+    prefix="/v1/tenants/{tenant}/glossaries",
+    tags=["glossaries"],
+    responses=responses(401, 404, 422),
+)
+UPLOAD_ERRORS = responses(400, 409, 413, 415)
 GlossaryRef = Annotated[str, Path(min_length=1, max_length=100, description="Name or id")]
 
 
@@ -86,7 +91,13 @@ def limits_of(settings: Settings) -> GlossaryLimits:
     )
 
 
-@router.post("", status_code=201, response_model=GlossaryOut, openapi_extra=request_body_doc())
+@router.post(
+    "",
+    status_code=201,
+    response_model=GlossaryOut,
+    responses=UPLOAD_ERRORS,
+    openapi_extra=request_body_doc(),
+)
 async def create_glossary(
     request: Request, tenant: TenantDep, session: SessionDep, ctx: ContextDep, who: PrincipalDep
 ) -> GlossaryOut:
@@ -156,7 +167,12 @@ async def list_entries(
     )
 
 
-@router.put("/{glossary}", response_model=GlossaryOut, openapi_extra=request_body_doc())
+@router.put(
+    "/{glossary}",
+    response_model=GlossaryOut,
+    responses=UPLOAD_ERRORS,
+    openapi_extra=request_body_doc(),
+)
 async def replace_glossary(
     request: Request,
     tenant: TenantDep,
@@ -179,7 +195,7 @@ async def replace_glossary(
     )
 
 
-@router.patch("/{glossary}/entries", response_model=GlossaryOut)
+@router.patch("/{glossary}/entries", response_model=GlossaryOut, responses=responses(400, 409))
 async def patch_entries(
     body: EntriesPatch,
     request: Request,

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from service.api.deps import SessionDep, TenantDep
-from service.api.problems import not_found
+from service.api.problems import not_found, responses
 from service.pipeline import jobs
 
-router = APIRouter(prefix="/v1/tenants/{tenant}/jobs", tags=["jobs"])
+router = APIRouter(
+    prefix="/v1/tenants/{tenant}/jobs", tags=["jobs"], responses=responses(401, 404, 422)
+)
 
 
 class TargetStatus(BaseModel):

@@ -9,11 +9,11 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from service.api.deps import TENANT_PATTERN, AdminDep, SessionDep
-from service.api.problems import not_found
+from service.api.problems import not_found, responses
 from service.auth.tokens import mint
 from service.store.tables import ApiToken, utcnow
 
-router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=responses(401, 403, 422))
 
 
 class TokenCreate(BaseModel):
@@ -33,7 +33,7 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="The bearer token. Shown only in this response.")
 
 
-@router.post("", status_code=201, response_model=TokenCreated)
+@router.post("", status_code=201, response_model=TokenCreated, responses=responses(400))
 async def create_token(body: TokenCreate, session: SessionDep, _: AdminDep) -> TokenCreated:
     minted = mint()
     row = ApiToken(
@@ -50,7 +50,7 @@ async def list_tokens(session: SessionDep, _: AdminDep) -> list[TokenPublic]:
     return [_public(r) for r in rows.all()]
 
 
-@router.delete("/{token_id}", status_code=204)
+@router.delete("/{token_id}", status_code=204, responses=responses(404))
 async def revoke_token(token_id: str, session: SessionDep, _: AdminDep) -> Response:
     row = await session.get(ApiToken, token_id)
     if row is None or row.revoked_at is not None:
