@@ -23,7 +23,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 
 class EntryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as the schema says
 
     term: str = Field(description="The term in the glossary's source language")
     translations: dict[str, str] = Field(default_factory=dict, description="language → text")
@@ -34,7 +34,7 @@ class EntryIn(BaseModel):
 
 
 class GlossaryJsonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as the schema says
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     source_lang: str
@@ -60,6 +60,14 @@ JSON_EXAMPLE: dict[str, Any] = {
 }
 
 
+def _json_body_schema() -> dict[str, Any]:
+    # Pydantic's own `#/$defs/...` references would not resolve inside the OpenAPI document; the
+    # entry model is among its components already (the PATCH body uses it).
+    schema = GlossaryJsonIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
 def request_body_doc() -> dict[str, Any]:
     """OpenAPI description of the two accepted bodies (the route reads the request itself)."""
     multipart = {
@@ -79,7 +87,7 @@ def request_body_doc() -> dict[str, Any]:
             "content": {
                 "multipart/form-data": {"schema": multipart},
                 "application/json": {
-                    "schema": GlossaryJsonIn.model_json_schema(),
+                    "schema": _json_body_schema(),
                     "example": JSON_EXAMPLE,
                 },
             },

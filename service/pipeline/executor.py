@@ -25,7 +25,7 @@ from service.metrics import Metrics
 from service.outbox import enqueue
 from service.pipeline import jobs
 from service.pipeline.clients import ClientPool
-from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.contracts import TranslationFailedV1, TranslationRequestV1
 from service.pipeline.fairness import pick
 from service.pipeline.resource import open_file
 from service.pipeline.runner import GlossaryRef, JobContext, Outcome, TargetRunner, failed
@@ -110,17 +110,16 @@ class Executor:
             cands = await jobs.candidates(s, limit=slots * 4, now=utcnow())
         cands = [c for c in cands if c.job_id not in self._running]
         running = Counter(tenant for tenant, _ in self._running.values())
-        for cand in pick(cands, slots=slots, running=running, tenant_cap=self._tenant_cap):
-            async with self._sessions() as s:
-                job = await jobs.claim(
-                    s, cand.job_id, owner=self._owner, lease=self._lease, now=utcnow()
-                )
-            if job is None:
-                continue  # another worker was faster
+        chosen = pick(cands, slots=slots, running=running, tenant_cap=self._tenant_cap)
+        async with self._sessions() as s:
+            won = await jobs.claim_many(
+                s, [c.job_id for c in chosen], owner=self._owner, lease=self._lease, now=utcnow()
+            )
+        for job in won:  # the others went to another worker
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
             self._running[job.id] = (job.tenant_id, task)
             task.add_done_callback(functools.partial(self._finished, job.id))
-            self._metrics.in_flight.set(len(self._running))
+        self._metrics.in_flight.set(len(self._running))
 
     def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
@@ -145,8 +144,11 @@ class Executor:
                 targets = await jobs.targets(s, job.id)
             ctx = await self._context(job, request, targets)
             pending = [t.target_lang for t in targets if t.state == jobs.PENDING]
-            outcomes = await asyncio.gather(*(self._target(ctx, lang) for lang in pending))
-            await self._complete(job, targets, dict(zip(pending, outcomes, strict=True)))
+            # With several languages each is saved as it finishes (a crash redoes only the
+            # rest); the last, or only, one is saved with the completion, in one transaction.
+            early = len(pending) > 1
+            outcomes = await asyncio.gather(*(self._target(ctx, lang, early) for lang in pending))
+            await self._complete(job, dict(zip(pending, outcomes, strict=True)))
             logger.info("job done", extra=log)
         except asyncio.CancelledError:
             raise
@@ -154,21 +156,21 @@ class Executor:
             # Left `running`: the lease runs out and the job is retried, here or elsewhere.
             logger.exception("job crashed; it will be retried after its lease", extra=log)
 
-    async def _target(self, ctx: JobContext, lang: str) -> Outcome:
+    async def _target(self, ctx: JobContext, lang: str, persist: bool) -> Outcome:
         outcome = await self._runner.run(ctx, lang)
-        state = jobs.COMPLETED if outcome.type == "translation.completed" else jobs.FAILED
-        async with self._sessions() as s:
-            await jobs.finish_target(
-                s,
-                ctx.job_id,
-                lang,
-                state=state,
-                outcome=outcome.model_dump(mode="json"),
-            )
-        if state == jobs.COMPLETED:
-            self._metrics.completed.inc()
+        if persist:
+            async with self._sessions() as s:
+                await jobs.finish_target(
+                    s,
+                    ctx.job_id,
+                    lang,
+                    state=_state(outcome),
+                    outcome=outcome.model_dump(mode="json"),
+                )
+        if isinstance(outcome, TranslationFailedV1):
+            self._metrics.failed.labels(outcome.error_code).inc()
         else:
-            self._metrics.failed.labels(getattr(outcome, "error_code", "unknown")).inc()
+            self._metrics.completed.inc()
         return outcome
 
     async def _context(
@@ -221,13 +223,15 @@ class Executor:
         )
         return ref, None
 
-    async def _complete(
-        self, job: Job, targets: list[JobTarget], fresh: dict[str, Outcome]
-    ) -> None:
+    async def _complete(self, job: Job, fresh: dict[str, Outcome]) -> None:
         async with self._sessions() as s:
-            for target in targets:
+            for target in await jobs.targets(s, job.id):
                 outcome = fresh.get(target.target_lang)
-                body = outcome.model_dump(mode="json") if outcome else target.outcome
+                if outcome is not None and target.state == jobs.PENDING:
+                    jobs.set_outcome(
+                        target, state=_state(outcome), outcome=outcome.model_dump(mode="json")
+                    )
+                body = target.outcome
                 assert body is not None
                 enqueue(
                     s,
@@ -241,6 +245,10 @@ class Executor:
             await jobs.mark_done(s, job)
             await s.commit()
         self._on_outbox()
+
+
+def _state(outcome: Outcome) -> str:
+    return jobs.FAILED if isinstance(outcome, TranslationFailedV1) else jobs.COMPLETED
 
 
 __all__ = ["Executor", "failed"]

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import ColumnElement, func, or_, tuple_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.glossary import repository as glossaries
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.fairness import Candidate
-from service.store.tables import Job, JobTarget, utcnow
+from service.store.tables import Glossary, Job, JobTarget, utcnow
 
 QUEUED, RUNNING, DONE = "queued", "running", "done"
 PENDING, COMPLETED, FAILED = "pending", "completed", "failed"
@@ -32,41 +32,60 @@ class Accepted:
     created: bool
 
 
-async def accept(
-    session: AsyncSession,
-    request: TranslationRequestV1,
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-) -> Accepted:
-    """Insert the job unless (tenant, request_id) exists; pins the glossary version now."""
-    existing = await find(session, request.tenant_id, request.request_id)
-    if existing is not None:
-        return Accepted(existing, created=False)
-    glossary = await (
-        glossaries.find(session, request.tenant_id, request.glossary)
-        if request.glossary
-        else glossaries.find_default(session, request.tenant_id)
-    )
-    job = Job(
-        id=str(uuid.uuid4()),
-        tenant_id=request.tenant_id,
-        request_id=request.request_id,
-        state=QUEUED,
-        request=request.model_dump(mode="json"),
-        glossary_id=glossary.id if glossary else None,
-        glossary_version=glossary.current_version if glossary else None,
-        source_topic=topic,
-        source_partition=partition,
-        source_offset=offset,
-    )
-    session.add(job)
-    session.add_all(
-        JobTarget(job_id=job.id, target_lang=lang, state=PENDING) for lang in request.target_langs
-    )
-    await session.flush()
-    return Accepted(job, created=True)
+class Inbox:
+    """Accepts one batch of requests in the caller's transaction with a handful of queries:
+    existing jobs are looked up together, glossaries once per (tenant, name)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+        self._known: dict[tuple[str, str], Job] = {}
+        self._glossaries: dict[tuple[str, str | None], Glossary | None] = {}
+
+    async def prefetch(self, requests: Sequence[TranslationRequestV1]) -> None:
+        keys = [(r.tenant_id, r.request_id) for r in requests]
+        if not keys:
+            return
+        query = select(Job).where(tuple_(col(Job.tenant_id), col(Job.request_id)).in_(keys))
+        for job in (await self._s.exec(query)).all():
+            self._known[(job.tenant_id, job.request_id)] = job
+
+    async def accept(
+        self, request: TranslationRequestV1, *, topic: str, partition: int, offset: int
+    ) -> Accepted:
+        """A new job unless (tenant, request_id) exists; pins the glossary version now."""
+        key = (request.tenant_id, request.request_id)
+        if key in self._known:
+            return Accepted(self._known[key], created=False)
+        glossary = await self._glossary(request.tenant_id, request.glossary)
+        job = Job(
+            id=str(uuid.uuid4()),
+            tenant_id=request.tenant_id,
+            request_id=request.request_id,
+            state=QUEUED,
+            request=request.model_dump(mode="json"),
+            glossary_id=glossary.id if glossary else None,
+            glossary_version=glossary.current_version if glossary else None,
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=offset,
+        )
+        self._s.add(job)
+        self._s.add_all(
+            JobTarget(job_id=job.id, target_lang=lang, state=PENDING)
+            for lang in request.target_langs
+        )
+        self._known[key] = job
+        return Accepted(job, created=True)
+
+    async def _glossary(self, tenant_id: str, ref: str | None) -> Glossary | None:
+        key = (tenant_id, ref)
+        if key not in self._glossaries:
+            self._glossaries[key] = await (
+                glossaries.find(self._s, tenant_id, ref)
+                if ref
+                else glossaries.find_default(self._s, tenant_id)
+            )
+        return self._glossaries[key]
 
 
 async def find(session: AsyncSession, tenant_id: str, request_id: str) -> Job | None:
@@ -114,6 +133,31 @@ async def claim(
     return await session.get(Job, job_id, populate_existing=True)
 
 
+async def claim_many(
+    session: AsyncSession, job_ids: Sequence[str], *, owner: str, lease: timedelta, now: datetime
+) -> list[Job]:
+    """Claim several jobs in one statement; returns those this worker won."""
+    if not job_ids:
+        return []
+    expires = now + lease
+    await session.exec(
+        update(Job)
+        .where(col(Job.id).in_(job_ids), _claimable(now))
+        .values(
+            state=RUNNING,
+            lease_owner=owner,
+            lease_expires_at=expires,
+            attempts=Job.attempts + 1,
+            updated_at=now,
+        )
+    )
+    await session.commit()
+    won = select(Job).where(
+        col(Job.id).in_(job_ids), col(Job.lease_owner) == owner, col(Job.state) == RUNNING
+    )
+    return list((await session.exec(won.execution_options(populate_existing=True))).all())
+
+
 async def renew(
     session: AsyncSession, job_ids: Sequence[str], *, owner: str, lease: timedelta
 ) -> None:
@@ -156,6 +200,10 @@ async def finish_target(
     assert target is not None
     target.state, target.outcome, target.updated_at = state, outcome, utcnow()
     await session.commit()
+
+
+def set_outcome(target: JobTarget, *, state: str, outcome: dict[str, Any]) -> None:
+    target.state, target.outcome, target.updated_at = state, outcome, utcnow()
 
 
 async def mark_done(session: AsyncSession, job: Job) -> None:

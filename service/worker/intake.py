@@ -23,7 +23,7 @@ from service.config import Settings
 from service.metrics import Metrics
 from service.outbox import enqueue
 from service.pipeline import jobs
-from service.pipeline.contracts import TYPE_DEAD_LETTER
+from service.pipeline.contracts import TYPE_DEAD_LETTER, TranslationRequestV1
 from service.pipeline.events import dead_letter, dead_letter_id
 from service.pipeline.intake import Rejection, decode_request
 
@@ -106,38 +106,47 @@ class Intake:
 
     async def _persist(self, records: list[ConsumerRecord]) -> None:
         """One transaction per batch; if a concurrent writer beat us to a job, one per record."""
+        decoded = [(r, self._decode(r)) for r in records]
         try:
             async with self._sessions() as s:
-                for record in records:
-                    await self._accept(s, record)
+                await self._accept_all(s, decoded)
                 await s.commit()
         except IntegrityError:
-            for record in records:
+            for item in decoded:
                 async with self._sessions() as s:
-                    await self._accept(s, record)
+                    await self._accept_all(s, [item])
                     with contextlib.suppress(IntegrityError):
                         await s.commit()
         self._backlog += len(records)
 
-    async def _accept(self, s: AsyncSession, record: ConsumerRecord) -> None:
+    def _decode(self, record: ConsumerRecord) -> TranslationRequestV1 | Rejection:
         self._metrics.consumed.inc()
-        decoded = decode_request(
+        return decode_request(
             record.value or b"",
             max_bytes=self._s.request_max_bytes,
             max_chars=self._s.request_max_chars,
         )
-        if isinstance(decoded, Rejection):
-            self._dead_letter(s, record, decoded)
-            return
-        accepted = await jobs.accept(
-            s, decoded, topic=record.topic, partition=record.partition, offset=record.offset
-        )
-        if accepted.created:
-            self._metrics.accepted.inc()
-            return
-        self._metrics.duplicates.inc()
-        if accepted.job.state == jobs.DONE:
-            await self._republish(s, accepted.job.id, accepted.job.tenant_id, decoded.request_id)
+
+    async def _accept_all(
+        self, s: AsyncSession, items: list[tuple[ConsumerRecord, TranslationRequestV1 | Rejection]]
+    ) -> None:
+        inbox = jobs.Inbox(s)
+        await inbox.prefetch([d for _, d in items if isinstance(d, TranslationRequestV1)])
+        for record, decoded in items:
+            if isinstance(decoded, Rejection):
+                self._dead_letter(s, record, decoded)
+                continue
+            accepted = await inbox.accept(
+                decoded, topic=record.topic, partition=record.partition, offset=record.offset
+            )
+            if accepted.created:
+                self._metrics.accepted.inc()
+                continue
+            self._metrics.duplicates.inc()
+            if accepted.job.state == jobs.DONE:
+                await self._republish(
+                    s, accepted.job.id, accepted.job.tenant_id, decoded.request_id
+                )
 
     async def _republish(
         self, s: AsyncSession, job_id: str, tenant_id: str, request_id: str

@@ -77,7 +77,7 @@ class EntriesPage(BaseModel):
 
 
 class EntriesPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     upsert: list[EntryIn] = Field(default_factory=list, description="Added or replaced by term")
     delete: list[str] = Field(default_factory=list, description="Terms to remove")
