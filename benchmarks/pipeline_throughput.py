@@ -75,11 +75,11 @@ async def drain(stack: Stack, n: int) -> float:
     await consumer.start()
     messages = [
         {
-            "request_id": f"b{i}",
+            "request_id": f"{stack.run}-{i}",
             "tenant_id": f"t{i % 4}",
             "source_lang": "en",
             "target_langs": ["de"],
-            "text": f"Benchmark sentence number {i}.",
+            "text": f"Benchmark sentence number {i} of run {stack.run}.",
         }
         for i in range(n)
     ]

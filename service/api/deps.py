@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -18,6 +19,9 @@ from service.config import Settings
 from service.store.tables import ApiToken
 
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+TOKEN_ID_PATTERN = r"^[0-9a-f]{16}$"  # what `service.auth.tokens.mint` makes
+# Free-text fields and lookups: no NUL (PostgreSQL cannot store it) nor other control characters.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 
 @dataclass
@@ -68,7 +72,9 @@ async def get_principal(
     if principal is not None:
         return principal
     token_id = split_token(token)
-    row = await session.get(ApiToken, token_id) if token_id else None
+    # Only ids a minted token can have reach the database (no NUL bytes, no oversized keys).
+    well_formed = token_id is not None and re.fullmatch(TOKEN_ID_PATTERN, token_id)
+    row = await session.get(ApiToken, token_id) if well_formed else None
     if row is None or row.revoked_at is not None or not matches(token, row.token_hash):
         raise unauthorized
     return Principal(token_id=row.id, tenant_id=row.tenant_id)

@@ -6,6 +6,7 @@ Both forms go through `parse_glossary`, so a JSON body is checked by exactly the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +126,9 @@ async def _from_form(form: FormData, limits: GlossaryLimits) -> Upload:
     if not isinstance(file, UploadFile):
         raise _invalid_field("body.file", "a file part named 'file' is required")
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    name = fields.get("name") or None
+    if name is not None and not re.fullmatch(NAME_PATTERN, name):
+        raise _invalid_field("body.name", f"expected a name matching {NAME_PATTERN}")
     content = await file.read(limits.max_file_bytes + 1)
     doc = parse_document(
         content,
@@ -134,7 +138,7 @@ async def _from_form(form: FormData, limits: GlossaryLimits) -> Upload:
         target_lang=fields.get("target_lang") or None,
         limits=limits,
     )
-    return Upload(fields.get("name") or None, _flag(fields.get("is_default")), doc)
+    return Upload(name, _flag(fields.get("is_default")), doc)
 
 
 def _from_json(raw: bytes, limits: GlossaryLimits) -> Upload:

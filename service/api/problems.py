@@ -9,8 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import compile_path
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +97,10 @@ def install(app: FastAPI) -> None:
         response = problem_response(problem, request)
         if exc.headers:
             response.headers.update(exc.headers)
-        if exc.status_code == 405:
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
             # Starlette names only the first route whose path matched; list every method the
-            # resource has, as RFC 9110 asks of `Allow`.
-            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+            # resource has, as RFC 9110 asks of `Allow` (and as the OpenAPI document says).
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -115,18 +116,40 @@ def install(app: FastAPI) -> None:
         logger.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "Internal Server Error"), request)
 
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        # SQLSTATE class 22, "data exception": the database refused a value the request carried
+        # (a NUL character, a number out of range, a string too long). A last line of defence
+        # behind the validation of each input; anything else is the server's fault.
+        assert isinstance(exc, DBAPIError)
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+            logger.warning(
+                "database refused a request value",
+                extra={"path": request.url.path, "sqlstate": sqlstate},
+            )
+            problem = Problem(
+                422, "Unprocessable Content", "a value in the request cannot be stored"
+            )
+            return problem_response(problem, request)
+        return await on_unexpected(request, exc)
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(DBAPIError, on_database)
     app.add_exception_handler(Exception, on_unexpected)
 
 
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
+
+
 def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives the requested path (its templates matched)."""
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= set(route_methods)
+    for template, item in paths.items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {m.upper() for m in item if m.upper() in _METHODS}
     return sorted(methods)
 
 

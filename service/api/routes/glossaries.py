@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.deps import ContextDep, PrincipalDep, SessionDep, TenantDep
 from service.api.glossary_input import (
+    NAME_PATTERN,
     EntryIn,
     parse_document,
     read_upload,
@@ -33,7 +34,8 @@ router = APIRouter(
     responses=responses(401, 404, 422),
 )
 UPLOAD_ERRORS = responses(400, 409, 413, 415)
-GlossaryRef = Annotated[str, Path(min_length=1, max_length=100, description="Name or id")]
+# Names and ids (UUIDs) both match the name pattern.
+GlossaryRef = Annotated[str, Path(pattern=NAME_PATTERN, description="Name or id")]
 
 
 class VersionOut(BaseModel):

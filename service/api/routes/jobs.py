@@ -39,7 +39,10 @@ class JobStatus(BaseModel):
 @router.get("/{request_id}", response_model=JobStatus)
 async def get_job(
     tenant: TenantDep,
-    request_id: Annotated[str, Path(min_length=1, max_length=200)],
+    request_id: Annotated[
+        # No NUL: PostgreSQL cannot store one, so no job has it.
+        str, Path(min_length=1, max_length=200, pattern=r"^[^\x00]+$")
+    ],
     session: SessionDep,
 ) -> JobStatus:
     job = await jobs.find(session, tenant, request_id)

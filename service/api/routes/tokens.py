@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from service.api.deps import TENANT_PATTERN, AdminDep, SessionDep
+from service.api.deps import TENANT_PATTERN, TEXT_PATTERN, TOKEN_ID_PATTERN, AdminDep, SessionDep
 from service.api.problems import not_found, responses
 from service.auth.tokens import mint
 from service.store.tables import ApiToken, utcnow
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=responses(401
 
 
 class TokenCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)
     tenant_id: str | None = Field(default=None, pattern=TENANT_PATTERN, description="None: admin")
 
 
@@ -51,7 +52,9 @@ async def list_tokens(session: SessionDep, _: AdminDep) -> list[TokenPublic]:
 
 
 @router.delete("/{token_id}", status_code=204, responses=responses(404))
-async def revoke_token(token_id: str, session: SessionDep, _: AdminDep) -> Response:
+async def revoke_token(
+    token_id: Annotated[str, Path(pattern=TOKEN_ID_PATTERN)], session: SessionDep, _: AdminDep
+) -> Response:
     row = await session.get(ApiToken, token_id)
     if row is None or row.revoked_at is not None:
         raise not_found("token")
