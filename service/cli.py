@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -74,6 +75,9 @@ def demo() -> None:
 
     settings = get_settings()
     configure_logging("WARNING")
+    # The broker was started a moment ago: aiokafka logs the group coordinator's warm-up as
+    # errors, which would only confuse a first-time reader of the demo's output.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     run_demo(settings)
 
 

@@ -1,8 +1,9 @@
 """`zai-l10n demo`: the whole main job on one machine, from nothing to a printed translated event.
 
 Starts a local Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set), the Z.ai simulator (unless
-ZAI_API_KEY is set), and the worker; publishes one sample request, prints the result events and
-shuts everything down again.
+ZAI_API_KEY is set), and the worker on SQLite (a temporary file unless DATABASE_URL is set);
+imports the sample glossaries from `glossaries/` with acme's product terms as its default
+glossary; publishes one request for tenant acme, prints the result events and shuts down.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -24,8 +27,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from service.bootstrap import run_worker
 from service.config import Settings
 from service.devstack.kafka import start_kafka
+from service.glossary import repository
+from service.glossary.importer import import_tree
+from service.glossary.limits import GlossaryLimits
+from service.store.db import create_engine, session_factory
+from service.store.migrate import upgrade
 
 SAMPLE_TEXT = "Open the dashboard to download your invoice."
+GLOSSARIES = Path(__file__).resolve().parents[1] / "glossaries"
 
 
 def run_demo(settings: Settings, timeout: float = 120.0) -> None:
@@ -37,6 +46,11 @@ def run_demo(settings: Settings, timeout: float = 120.0) -> None:
             settings = settings.model_copy(
                 update={"kafka_bootstrap_servers": kafka.bootstrap_servers}
             )
+        if "DATABASE_URL" not in os.environ:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="zai-l10n-demo-"))
+            url = f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}"
+            settings = settings.model_copy(update={"database_url": url})
+        settings = settings.model_copy(update={"worker_http_port": _free_port()})
         if settings.uses_simulator:
             port = _free_port()
             stack.enter_context(_simulator(port))
@@ -44,7 +58,34 @@ def run_demo(settings: Settings, timeout: float = 120.0) -> None:
             _say(f"Z.ai simulator on port {port} (set ZAI_API_KEY to call the real Z.ai)")
         else:
             _say("calling the real Z.ai API")
+        asyncio.run(_import_glossaries(settings))
         asyncio.run(_publish_and_wait(settings, timeout))
+
+
+async def _import_glossaries(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        results = await import_tree(
+            sessions, GLOSSARIES, topic=settings.topic_glossary_events, limits=GlossaryLimits()
+        )
+        async with sessions() as s:
+            acme = await repository.find(s, "acme", "product-terms")
+            if acme is not None and not acme.is_default:
+                await repository.save(
+                    s,
+                    tenant_id="acme",
+                    name=acme.name,
+                    doc=await repository.document(s, acme, acme.current_version),
+                    author="demo",
+                    is_default=True,
+                )
+                await s.commit()
+    finally:
+        await engine.dispose()
+    names = ", ".join(f"{r.tenant_id}/{r.name}" for r in results if r.error is None)
+    _say(f"glossaries imported: {names} (acme/product-terms is acme's default)")
 
 
 async def _publish_and_wait(settings: Settings, wait_s: float) -> None:
@@ -76,7 +117,9 @@ async def _wait_for_topics(settings: Settings, worker: asyncio.Task[None]) -> No
     while time.monotonic() < deadline:
         if worker.done():
             worker.result()
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_client_kwargs()
+        )
         await consumer.start()
         try:
             if settings.topic_results in await consumer.topics():
@@ -88,7 +131,9 @@ async def _wait_for_topics(settings: Settings, worker: asyncio.Task[None]) -> No
 
 
 async def _publish(settings: Settings, request: dict[str, object]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_client_kwargs()
+    )
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -108,6 +153,7 @@ async def _collect(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         auto_offset_reset="earliest",
         group_id=f"demo-reader-{uuid.uuid4().hex[:6]}",
+        **settings.kafka_client_kwargs(),
     )
     await consumer.start()
     found: list[dict[str, object]] = []
