@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=200, ge=1)
     worker_job_lease_seconds: float = Field(default=60.0, gt=1)
     translation_chunk_chars: int = Field(default=3000, ge=100)
+    translation_packing: bool = True  # many short segments per agent call
     # What a glossary problem (miss, changed do-not-translate term, forbidden term) does when a
     # request does not say: report it, retry once then report, or retry once then fail.
     qa_glossary_policy: Literal["report", "retry", "fail"] = "report"

@@ -131,12 +131,14 @@ class TargetRunner:
         metrics: Metrics,
         *,
         chunk_chars: int,
+        packing: bool = True,
         call_concurrency: int = 8,
     ) -> None:
         self._sessions = sessions
         self._cache = cache
         self._metrics = metrics
         self._chunk_chars = chunk_chars
+        self._packing = packing
         self._call_concurrency = call_concurrency
 
     async def run(self, ctx: JobContext, lang: str) -> Outcome:
@@ -243,7 +245,7 @@ class TargetRunner:
     ) -> tuple[list[str], dict[int, list[qa.QaCode]]]:
         """Translate every text; packed into few calls on a first attempt, one by one on a retry."""
         texts = [t for _, t in flat]
-        if hints is None:
+        if hints is None and self._packing:
             batches = pack(texts, max_chars=self._chunk_chars)
         else:
             batches = [Batch((k,), text) for k, text in enumerate(texts)]

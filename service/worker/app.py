@@ -67,7 +67,11 @@ class WorkerService:
             on_upload=self.metrics.glossary_uploads.inc,
         )
         runner = TargetRunner(
-            self.sessions, cache, self.metrics, chunk_chars=s.translation_chunk_chars
+            self.sessions,
+            cache,
+            self.metrics,
+            chunk_chars=s.translation_chunk_chars,
+            packing=s.translation_packing,
         )
         self.executor = Executor(
             self.sessions,
