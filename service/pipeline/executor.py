@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.glossary import repository as glossaries
 from service.glossary.model import GlossaryDocument
 from service.l10n.compliance import Policy
+from service.logs import log_context
 from service.metrics import Metrics
 from service.outbox import enqueue
 from service.pipeline import jobs
@@ -137,8 +138,11 @@ class Executor:
                 logger.warning("lease renewal failed", exc_info=True)
 
     async def _execute(self, job: Job) -> None:
+        with log_context(tenant_id=job.tenant_id, request_id=job.request_id, job_id=job.id):
+            await self._execute_job(job)
+
+    async def _execute_job(self, job: Job) -> None:
         request = TranslationRequestV1.model_validate(job.request)
-        log = {"tenant_id": job.tenant_id, "request_id": job.request_id, "job_id": job.id}
         try:
             async with self._sessions() as s:
                 targets = await jobs.targets(s, job.id)
@@ -149,12 +153,12 @@ class Executor:
             early = len(pending) > 1
             outcomes = await asyncio.gather(*(self._target(ctx, lang, early) for lang in pending))
             await self._complete(job, dict(zip(pending, outcomes, strict=True)))
-            logger.info("job done", extra=log)
+            logger.info("job done")
         except asyncio.CancelledError:
             raise
         except Exception:
             # Left `running`: the lease runs out and the job is retried, here or elsewhere.
-            logger.exception("job crashed; it will be retried after its lease", extra=log)
+            logger.exception("job crashed; it will be retried after its lease")
 
     async def _target(self, ctx: JobContext, lang: str, persist: bool) -> Outcome:
         outcome = await self._runner.run(ctx, lang)
