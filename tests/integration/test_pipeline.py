@@ -191,3 +191,41 @@ async def test_job_status_api(worker: WorkerService, sim: Any) -> None:
             )
 
     await asyncio.to_thread(check)
+
+
+async def test_intake_pauses_when_the_backlog_is_full(
+    kafka_bootstrap_servers: str, db_url: str, sim: Any
+) -> None:
+    from sqlmodel import col, func, select
+
+    from service.store.tables import Job
+    from tests.support.pipeline import running_worker
+
+    sim.configure(latency_ms=150)
+    overrides = {"worker_max_backlog": 3, "worker_batch_size": 1, "worker_max_in_flight": 1}
+    async for w in running_worker(kafka_bootstrap_servers, db_url, sim, **overrides):
+        s = w.settings
+        await publish(
+            s.kafka_bootstrap_servers,
+            s.topic_requests,
+            [request(f"bp{i}", text=f"Item {i}") for i in range(12)],
+        )
+        peak, seen_all = 0, False
+        for _ in range(300):
+            async with session_factory(w.engine)() as db:
+                open_jobs = (
+                    await db.exec(
+                        select(func.count()).select_from(Job).where(col(Job.state) != "done")
+                    )
+                ).one()
+                total = (await db.exec(select(func.count()).select_from(Job))).one()
+            peak = max(peak, open_jobs)
+            if total == 12 and open_jobs == 0:
+                seen_all = True
+                break
+            await asyncio.sleep(0.1)
+        assert seen_all, "every request must still be processed"
+        # Intake stopped taking messages near the limit (one batch of slack), yet lost nothing.
+        assert peak <= 3 + 1, peak
+        done = events(await read(s.kafka_bootstrap_servers, s.topic_results, 12))
+        assert len({e["request_id"] for e in done}) == 12

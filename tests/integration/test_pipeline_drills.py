@@ -15,7 +15,7 @@ from service.glossary.limits import GlossaryLimits
 from service.glossary.parse import parse_glossary
 from service.store.db import create_engine, session_factory
 from service.store.migrate import upgrade
-from service.store.tables import JobTarget
+from service.store.tables import Job, JobTarget
 from tests.support.worker import Stack, WorkerProcess, events, publish, read
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
@@ -129,3 +129,32 @@ def _completed(metrics: str) -> int:
         if line.startswith("zai_l10n_translations_completed_total "):
             return int(float(line.split()[1]))
     return 0
+
+
+async def test_sigterm_drains_then_hands_back_unfinished_jobs(
+    stack: Stack, sim: Any, tmp_path: Path
+) -> None:
+    sim.configure(latency_ms=8000)
+    first = WorkerProcess(stack, tmp_path / "w1.log", **{**FAST, "WORKER_GRACEFUL_TIMEOUT": "1"})
+    first.wait_ready()
+    await publish(stack.bootstrap, stack.requests, [req(i) for i in range(3)])
+    engine = create_engine(stack.database_url)
+    sessions = session_factory(engine)
+
+    async def running() -> bool:
+        async with sessions() as s:
+            return len((await s.exec(select(Job).where(Job.state == "running"))).all()) == 3
+
+    await wait_for(running)
+    assert first.stop(timeout=30) == 0  # SIGTERM: stop intake, wait 1 s, hand back, exit 0
+    async with sessions() as s:
+        rows = (await s.exec(select(Job))).all()
+    assert [(r.state, r.lease_owner) for r in rows] == [("queued", None)] * 3
+
+    sim.configure(latency_ms=0)
+    second = WorkerProcess(stack, tmp_path / "w2.log", **FAST)
+    second.wait_ready()
+    done = await collect(stack, 3)
+    assert sorted(e["request_id"] for e in done) == ["r0", "r1", "r2"]
+    assert second.stop() == 0
+    await engine.dispose()
