@@ -14,6 +14,7 @@ from sqlalchemy import text
 from service.api import problems
 from service.api.deps import ApiContext
 from service.api.routes import credentials, glossaries, jobs, tokens
+from service.api.routes import settings as tenant_settings
 from service.auth.credentials import CredentialCipher
 from service.config import Settings
 from service.outbox import OutboxRelay
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credentials.router)
     app.include_router(glossaries.router)
     app.include_router(jobs.router)
+    app.include_router(tenant_settings.router)
 
     @app.middleware("http")
     async def count(

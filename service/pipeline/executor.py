@@ -30,7 +30,7 @@ from service.pipeline.contracts import TranslationFailedV1, TranslationRequestV1
 from service.pipeline.fairness import pick
 from service.pipeline.resource import open_file
 from service.pipeline.runner import GlossaryRef, JobContext, Outcome, TargetRunner, failed
-from service.store.tables import Glossary, Job, JobTarget, utcnow
+from service.store.tables import Glossary, Job, JobTarget, TenantSettings, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -188,10 +188,20 @@ class Executor:
             client=await self._clients.for_tenant(job.tenant_id),
             glossary=glossary,
             glossary_error=error,
-            policy=Policy(request.qa_policy) if request.qa_policy else self._default_policy,
+            policy=await self._policy(job.tenant_id, request),
             file=open_file(request.file) if request.file else None,
             async_ids={t.target_lang: dict(t.async_ids) for t in targets},
         )
+
+    async def _policy(self, tenant_id: str, request: TranslationRequestV1) -> Policy:
+        """The request's own policy, else the tenant's, else the service default."""
+        if request.qa_policy:
+            return Policy(request.qa_policy)
+        async with self._sessions() as s:
+            row = await s.get(TenantSettings, tenant_id)
+        if row is not None and row.qa_glossary_policy:
+            return Policy(row.qa_glossary_policy)
+        return self._default_policy
 
     async def _glossary(
         self, job: Job, request: TranslationRequestV1

@@ -195,3 +195,13 @@ class MemoryEntry(SQLModel, table=True):
     tenant_id: str = Field(index=True, max_length=100)
     target_text: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class TenantSettings(SQLModel, table=True):
+    """Per-tenant choices that requests may still override."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant_id: str = Field(primary_key=True, max_length=100)
+    qa_glossary_policy: str | None = Field(default=None, max_length=16)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

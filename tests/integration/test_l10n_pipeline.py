@@ -116,3 +116,23 @@ async def test_malformed_resource_file_is_dead_lettered(worker: WorkerService) -
     await publish(s.kafka_bootstrap_servers, s.topic_requests, [bad])
     (letter,) = events(await read(s.kafka_bootstrap_servers, s.topic_dlq, 1))
     assert letter["reason"] == "bad_file"
+
+
+async def test_tenant_policy_applies_unless_the_request_overrides(
+    worker: WorkerService, sim: Any
+) -> None:
+    from service.store.db import session_factory
+    from service.store.tables import TenantSettings
+
+    await seed_glossary(worker)
+    async with session_factory(worker.engine)() as s:
+        s.add(TenantSettings(tenant_id="acme", qa_glossary_policy="fail"))
+        await s.commit()
+    sim.script("agents", rates={"glossary_drop": 1.0})
+    text = "Open the dashboard, then the invoice."
+    (tenant_fail,) = await roundtrip(worker, [request("tp-1", text=text)], 1)
+    assert tenant_fail["type"] == "translation.failed"
+    (overridden,) = await roundtrip(
+        worker, [request("tp-2", text=text + "!", qa_policy="report")], 1
+    )
+    assert overridden["type"] == "translation.completed"

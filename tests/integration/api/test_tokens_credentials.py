@@ -83,3 +83,21 @@ def test_malformed_key_and_path_are_422(client: TestClient) -> None:
     assert r.status_code == 422
     r = client.get("/v1/tenants/-bad/credentials/zai", headers=auth(ADMIN))
     assert r.status_code == 422
+
+
+def test_tenant_settings(client: TestClient) -> None:
+    url = "/v1/tenants/acme/settings"
+    assert client.get(url, headers=auth(ACME)).json() == {
+        "qa_glossary_policy": None,
+        "updated_at": None,
+    }
+    r = client.put(url, json={"qa_glossary_policy": "fail"}, headers=auth(ACME))
+    assert r.status_code == 200 and r.json()["qa_glossary_policy"] == "fail"
+    assert client.get(url, headers=auth(ADMIN)).json()["qa_glossary_policy"] == "fail"
+    assert client.get(url, headers=auth(GLOBEX)).status_code == 404
+    assert (
+        client.put(url, json={"qa_glossary_policy": "sometimes"}, headers=auth(ACME)).status_code
+        == 422
+    )
+    assert client.put(url, json={"other": 1}, headers=auth(ACME)).status_code == 422
+    assert client.get(url).status_code == 401
