@@ -93,7 +93,14 @@ class Executor:
         """Let running jobs finish for up to `deadline` seconds, then hand the rest back."""
         tasks = [task for _, task in self._running.values()]
         if tasks:
+            # Keep the leases alive meanwhile, or another worker could take over mid-drain.
+            still = asyncio.Event()
+            renewer = asyncio.create_task(self._renew_leases(still))
             await asyncio.wait(tasks, timeout=deadline)
+            still.set()
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
         unfinished = list(self._running)
         for _, task in self._running.values():
             task.cancel()
