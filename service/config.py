@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     worker_max_backlog: int = Field(default=5000, ge=1)  # intake pauses at this many open jobs
     worker_batch_size: int = Field(default=200, ge=1)
     worker_job_lease_seconds: float = Field(default=60.0, gt=1)
+    worker_job_max_attempts: int = Field(default=5, ge=1)  # crashes of a job before it fails
     translation_chunk_chars: int = Field(default=3000, ge=100)
     translation_packing: bool = True  # many short segments per agent call
     # What a glossary problem (miss, changed do-not-translate term, forbidden term) does when a

@@ -49,6 +49,7 @@ class Executor:
         tenant_cap: int,
         lease: timedelta,
         default_policy: Policy = Policy.report,
+        max_attempts: int = 5,
         on_outbox: Callable[[], None] = lambda: None,
     ) -> None:
         self._sessions = sessions
@@ -61,6 +62,7 @@ class Executor:
         self._tenant_cap = tenant_cap
         self._lease = lease
         self._default_policy = default_policy
+        self._max_attempts = max_attempts
         self._on_outbox = on_outbox
         self._wake = asyncio.Event()
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}  # job id -> (tenant, task)
@@ -153,8 +155,11 @@ class Executor:
         try:
             async with self._sessions() as s:
                 targets = await jobs.targets(s, job.id)
-            ctx = await self._context(job, request, targets)
             pending = [t.target_lang for t in targets if t.state == jobs.PENDING]
+            if job.attempts > self._max_attempts:
+                await self._give_up(job, request, pending)
+                return
+            ctx = await self._context(job, request, targets)
             # With several languages each is saved as it finishes (a crash redoes only the
             # rest); the last, or only, one is saved with the completion, in one transaction.
             early = len(pending) > 1
@@ -166,6 +171,17 @@ class Executor:
         except Exception:
             # Left `running`: the lease runs out and the job is retried, here or elsewhere.
             logger.exception("job crashed; it will be retried after its lease")
+
+    async def _give_up(self, job: Job, request: TranslationRequestV1, pending: list[str]) -> None:
+        """A job that crashed its worker `max_attempts` times fails instead of looping forever."""
+        message = f"the job failed {job.attempts - 1} times in the worker; giving up"
+        code = "internal.attempts_exhausted"
+        outcomes: dict[str, Outcome] = {
+            lang: failed(request, lang, code, message, retryable=True) for lang in pending
+        }
+        self._metrics.failed.labels(code).inc(len(outcomes))
+        await self._complete(job, outcomes)
+        logger.error("job given up", extra={"attempts": job.attempts})
 
     async def _target(self, ctx: JobContext, lang: str, persist: bool) -> Outcome:
         outcome = await self._runner.run(ctx, lang)

@@ -84,6 +84,7 @@ class WorkerService:
             tenant_cap=s.worker_tenant_max_in_flight,
             lease=timedelta(seconds=s.worker_job_lease_seconds),
             default_policy=Policy(s.qa_glossary_policy),
+            max_attempts=s.worker_job_max_attempts,
             on_outbox=self.relay.kick,
         )
         self.intake = Intake(

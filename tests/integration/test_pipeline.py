@@ -229,3 +229,23 @@ async def test_intake_pauses_when_the_backlog_is_full(
         assert peak <= 3 + 1, peak
         done = events(await read(s.kafka_bootstrap_servers, s.topic_results, 12))
         assert len({e["request_id"] for e in done}) == 12
+
+
+async def test_a_job_that_keeps_crashing_fails_after_its_attempts(
+    kafka_bootstrap_servers: str, db_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.pipeline.runner import TargetRunner
+    from tests.support.pipeline import running_worker
+
+    async def crash(self: TargetRunner, ctx: Any, lang: str) -> Any:
+        raise RuntimeError("a bug, not an upstream error")
+
+    monkeypatch.setattr(TargetRunner, "run", crash)
+    overrides = {"worker_job_lease_seconds": 1.5, "worker_job_max_attempts": 2}
+    async for w in running_worker(kafka_bootstrap_servers, db_url, sim, **overrides):
+        (event,) = await roundtrip(w, [request("crashy")], 1)
+        assert event["type"] == "translation.failed"
+        assert event["error_code"] == "internal.attempts_exhausted"
+        async with session_factory(w.engine)() as s:
+            job = await jobs.find(s, "acme", "crashy")
+        assert job is not None and job.state == jobs.DONE and job.attempts == 3
