@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
+from cachetools import TTLCache
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -63,6 +64,7 @@ class Executor:
         self._lease = lease
         self._default_policy = default_policy
         self._max_attempts = max_attempts
+        self._tenant_policy: TTLCache[str, Policy | None] = TTLCache(maxsize=10_000, ttl=10.0)
         self._on_outbox = on_outbox
         self._wake = asyncio.Event()
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}  # job id -> (tenant, task)
@@ -220,11 +222,12 @@ class Executor:
         """The request's own policy, else the tenant's, else the service default."""
         if request.qa_policy:
             return Policy(request.qa_policy)
-        async with self._sessions() as s:
-            row = await s.get(TenantSettings, tenant_id)
-        if row is not None and row.qa_glossary_policy:
-            return Policy(row.qa_glossary_policy)
-        return self._default_policy
+        if tenant_id not in self._tenant_policy:  # cached briefly: no query per job
+            async with self._sessions() as s:
+                row = await s.get(TenantSettings, tenant_id)
+            name = row.qa_glossary_policy if row else None
+            self._tenant_policy[tenant_id] = Policy(name) if name else None
+        return self._tenant_policy[tenant_id] or self._default_policy
 
     async def _glossary(
         self, job: Job, request: TranslationRequestV1
