@@ -109,30 +109,6 @@ async def candidates(session: AsyncSession, *, limit: int, now: datetime) -> lis
     return [Candidate(job_id, tenant) for job_id, tenant in (await session.exec(query)).all()]
 
 
-async def claim(
-    session: AsyncSession, job_id: str, *, owner: str, lease: timedelta, now: datetime
-) -> Job | None:
-    """Take the job if it is still claimable; the conditional UPDATE lets one worker win."""
-    result = await session.exec(
-        update(Job)
-        .where(
-            col(Job.id) == job_id,
-            _claimable(now),
-        )
-        .values(
-            state=RUNNING,
-            lease_owner=owner,
-            lease_expires_at=now + lease,
-            attempts=Job.attempts + 1,
-            updated_at=now,
-        )
-    )
-    await session.commit()
-    if result.rowcount != 1:
-        return None
-    return await session.get(Job, job_id, populate_existing=True)
-
-
 async def claim_many(
     session: AsyncSession, job_ids: Sequence[str], *, owner: str, lease: timedelta, now: datetime
 ) -> list[Job]:
