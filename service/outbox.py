@@ -7,9 +7,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
+from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +21,8 @@ from service.pipeline.events import ce_headers
 from service.store.tables import OutboxEvent, utcnow
 
 logger = logging.getLogger(__name__)
+# Longer than any send of one batch takes; a crashed relay's rows are sent again after it.
+CLAIM = timedelta(seconds=60)
 
 
 def enqueue(
@@ -55,6 +60,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self._client_kwargs = client_kwargs or {}
+        self._name = f"relay-{uuid.uuid4().hex[:12]}"
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -84,33 +90,62 @@ class OutboxRelay:
                 logger.warning("outbox relay failed; will retry", exc_info=True)
 
     async def relay_once(self) -> int:
+        """Claim a batch, send it, mark it sent. Returns how many rows were sent."""
         producer = await self._ensure_producer()
-        async with self._sessions() as session:
-            query = (
-                select(OutboxEvent)
-                .where(col(OutboxEvent.sent_at).is_(None))
-                .order_by(col(OutboxEvent.id))
-                .limit(self._batch)
-                .with_for_update(skip_locked=True)
+        rows = await self._claim()
+        if not rows:
+            return 0
+        # Hand the whole batch to the producer, then wait for every acknowledgement: one
+        # round trip per batch, and the idempotent producer keeps each partition in order.
+        deliveries = [
+            await producer.send(
+                row.topic,
+                json.dumps(row.payload).encode(),
+                key=row.key.encode() if row.key else None,
+                headers=[(k, v.encode()) for k, v in row.headers.items()],
             )
-            rows = (await session.exec(query)).all()
-            # Hand the whole batch to the producer, then wait for every acknowledgement: one
-            # round trip per batch, and the idempotent producer keeps each partition in order.
-            deliveries = [
-                await producer.send(
-                    row.topic,
-                    json.dumps(row.payload).encode(),
-                    key=row.key.encode() if row.key else None,
-                    headers=[(k, v.encode()) for k, v in row.headers.items()],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*deliveries)
-            now = utcnow()
-            for row in rows:
-                row.sent_at = now
+            for row in rows
+        ]
+        await asyncio.gather(*deliveries)
+        async with self._sessions() as session:
+            await session.exec(
+                update(OutboxEvent)
+                .where(col(OutboxEvent.id).in_([r.id for r in rows]))
+                .values(sent_at=utcnow(), claimed_until=None)
+            )
             await session.commit()
-            return len(rows)
+        return len(rows)
+
+    async def _claim(self) -> list[OutboxEvent]:
+        """The conditional UPDATE makes the claim exclusive on SQLite and PostgreSQL alike,
+        and no lock is held while the batch is on its way to Kafka."""
+        now = utcnow()
+        free = col(OutboxEvent.sent_at).is_(None) & (
+            col(OutboxEvent.claimed_until).is_(None) | (col(OutboxEvent.claimed_until) < now)
+        )
+        async with self._sessions() as session:
+            ids = (
+                await session.exec(
+                    select(OutboxEvent.id)
+                    .where(free)
+                    .order_by(col(OutboxEvent.id))
+                    .limit(self._batch)
+                )
+            ).all()
+            if not ids:
+                return []
+            await session.exec(
+                update(OutboxEvent)
+                .where(col(OutboxEvent.id).in_(ids), free)
+                .values(claimed_by=self._name, claimed_until=now + CLAIM)
+            )
+            await session.commit()
+            mine = select(OutboxEvent).where(
+                col(OutboxEvent.id).in_(ids),
+                col(OutboxEvent.claimed_by) == self._name,
+                col(OutboxEvent.sent_at).is_(None),
+            )
+            return list((await session.exec(mine.order_by(col(OutboxEvent.id)))).all())
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

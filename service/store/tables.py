@@ -138,6 +138,10 @@ class OutboxEvent(SQLModel, table=True):
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # A relay claims rows before sending so two relays (API and worker, several replicas) never
+    # send the same row; a claim that outlives its relay expires and the row is sent again.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Job(SQLModel, table=True):
