@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=200, ge=1)
     worker_job_lease_seconds: float = Field(default=60.0, gt=1)
     worker_job_max_attempts: int = Field(default=5, ge=1)  # crashes of a job before it fails
+    retention_jobs_days: float = Field(default=30.0, gt=0)
+    retention_memory_days: float = Field(default=180.0, gt=0)
+    retention_outbox_hours: float = Field(default=24.0, gt=0)
     translation_chunk_chars: int = Field(default=3000, ge=100)
     translation_packing: bool = True  # many short segments per agent call
     # What a glossary problem (miss, changed do-not-translate term, forbidden term) does when a

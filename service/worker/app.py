@@ -28,9 +28,11 @@ from service.metrics import Metrics
 from service.outbox import OutboxRelay
 from service.pipeline.clients import ClientPool
 from service.pipeline.executor import Executor
+from service.pipeline.retention import Retention, prune
 from service.pipeline.runner import TargetRunner
 from service.store.db import create_engine, session_factory
 from service.store.migrate import upgrade
+from service.store.tables import utcnow
 from service.worker.asyncapi import asyncapi_json
 from service.worker.http import create_app
 from service.worker.intake import Intake
@@ -105,11 +107,13 @@ class WorkerService:
         http_task = asyncio.create_task(http.serve())
         stop_intake, stop_exec = asyncio.Event(), asyncio.Event()
         intake = asyncio.create_task(self.intake.run(stop_intake))
+        housekeeping = asyncio.create_task(self._housekeeping())
         executor = asyncio.create_task(self.executor.run(stop_exec))
         logger.info("worker started", extra={"owner": self.owner, "simulator": s.uses_simulator})
         try:
             await _until(stop, intake, executor)
         finally:
+            housekeeping.cancel()
             stop_intake.set()
             await asyncio.gather(intake, return_exceptions=True)
             stop_exec.set()
@@ -136,6 +140,22 @@ class WorkerService:
             lifespan="off",
         )
         return _EmbeddedServer(config)
+
+    async def _housekeeping(self, every: float = 3600.0) -> None:
+        s = self.settings
+        retention = Retention(
+            jobs=timedelta(days=s.retention_jobs_days),
+            memory=timedelta(days=s.retention_memory_days),
+            outbox=timedelta(hours=s.retention_outbox_hours),
+        )
+        while True:
+            try:
+                async with self.sessions() as session:
+                    removed = await prune(session, retention, utcnow())
+                logger.info("housekeeping", extra=removed)
+            except Exception:
+                logger.warning("housekeeping failed; will retry", exc_info=True)
+            await asyncio.sleep(every)
 
     async def _check_db(self) -> None:
         async with self.engine.connect() as conn:
