@@ -24,7 +24,7 @@ app.add_typer(glossary_app, name="glossary")
 @app.command()
 def worker() -> None:
     """Consume translation requests and publish translated events."""
-    from service.bootstrap import run_worker
+    from service.worker.app import WorkerService
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -34,7 +34,7 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop)
+        await WorkerService(settings).run(stop)
 
     asyncio.run(main())
 
@@ -52,14 +52,14 @@ def api() -> None:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (Alembic)."""
-    from service.store.db import create_engine
+    from service import bootstrap
     from service.store.migrate import upgrade
 
     settings = get_settings()
     configure_logging(settings.log_level)
 
     async def main() -> None:
-        engine = create_engine(settings.database_url)
+        engine = bootstrap.build_engine(settings)
         try:
             await upgrade(engine)
         finally:
@@ -88,21 +88,21 @@ def glossary_import(
     ],
 ) -> None:
     """Load a directory tree of glossaries; the same content twice makes no new version."""
+    from service import bootstrap
     from service.api.routes.glossaries import limits_of
-    from service.glossary.importer import import_tree
-    from service.store.db import create_engine, session_factory
+    from service.store.glossary_import import import_tree
     from service.store.migrate import upgrade
 
     settings = get_settings()
     configure_logging("WARNING")
 
     async def main() -> list[str]:
-        engine = create_engine(settings.database_url)
+        engine = bootstrap.build_engine(settings)
         try:
             if settings.database_auto_migrate:
                 await upgrade(engine)
             results = await import_tree(
-                session_factory(engine),
+                bootstrap.build_sessions(engine),
                 root,
                 topic=settings.topic_glossary_events,
                 limits=limits_of(settings),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     retention_outbox_hours: float = Field(default=24.0, gt=0)
     translation_chunk_chars: int = Field(default=3000, ge=100)
     translation_packing: bool = True  # many short segments per agent call
+    # Upstream calls at once for one (job, language); the per-key limit still applies on top.
+    translation_call_concurrency: int = Field(default=8, ge=1)
     # What a glossary problem (miss, changed do-not-translate term, forbidden term) does when a
     # request does not say: report it, retry once then report, or retry once then fail.
     qa_glossary_policy: Literal["report", "retry", "fail"] = "report"
@@ -118,21 +120,6 @@ class Settings(BaseSettings):
                 f"KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}"
             )
         return self
-
-    def kafka_client_kwargs(self) -> dict[str, Any]:
-        """Security keyword arguments for every aiokafka producer, consumer and admin client."""
-        protocol = self.kafka_security_protocol
-        kwargs: dict[str, Any] = {"security_protocol": protocol.value}
-        if protocol in (KafkaSecurityProtocol.SSL, KafkaSecurityProtocol.SASL_SSL):
-            from aiokafka.helpers import create_ssl_context
-
-            kwargs["ssl_context"] = create_ssl_context(cafile=self.kafka_ssl_cafile)
-        if protocol in (KafkaSecurityProtocol.SASL_PLAINTEXT, KafkaSecurityProtocol.SASL_SSL):
-            assert self.kafka_sasl_password is not None  # checked by the validator
-            kwargs["sasl_mechanism"] = self.kafka_sasl_mechanism.value
-            kwargs["sasl_plain_username"] = self.kafka_sasl_username
-            kwargs["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
-        return kwargs
 
     @property
     def uses_simulator(self) -> bool:

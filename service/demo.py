@@ -22,16 +22,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from service.bootstrap import run_worker
+from service import bootstrap
 from service.config import Settings
 from service.devstack.kafka import start_kafka
-from service.glossary import repository
-from service.glossary.importer import import_tree
 from service.glossary.limits import GlossaryLimits
-from service.store.db import create_engine, session_factory
+from service.store import glossaries as repository
+from service.store.glossary_import import import_tree
 from service.store.migrate import upgrade
+from service.worker.app import WorkerService
 
 SAMPLE_TEXT = "Open the dashboard to download your invoice."
 GLOSSARIES = Path(__file__).resolve().parents[1] / "glossaries"
@@ -63,10 +62,10 @@ def run_demo(settings: Settings, timeout: float = 120.0) -> None:
 
 
 async def _import_glossaries(settings: Settings) -> None:
-    engine = create_engine(settings.database_url)
+    engine = bootstrap.build_engine(settings)
     try:
         await upgrade(engine)
-        sessions = session_factory(engine)
+        sessions = bootstrap.build_sessions(engine)
         results = await import_tree(
             sessions, GLOSSARIES, topic=settings.topic_glossary_events, limits=GlossaryLimits()
         )
@@ -90,7 +89,7 @@ async def _import_glossaries(settings: Settings) -> None:
 
 async def _publish_and_wait(settings: Settings, wait_s: float) -> None:
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(settings, stop))
+    worker = asyncio.create_task(WorkerService(settings).run(stop))
     request_id = f"demo-{uuid.uuid4().hex[:8]}"
     request: dict[str, object] = {
         "request_id": request_id,
@@ -117,9 +116,7 @@ async def _wait_for_topics(settings: Settings, worker: asyncio.Task[None]) -> No
     while time.monotonic() < deadline:
         if worker.done():
             worker.result()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_client_kwargs()
-        )
+        consumer = bootstrap.kafka_consumer(settings)
         await consumer.start()
         try:
             if settings.topic_results in await consumer.topics():
@@ -131,9 +128,7 @@ async def _wait_for_topics(settings: Settings, worker: asyncio.Task[None]) -> No
 
 
 async def _publish(settings: Settings, request: dict[str, object]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_client_kwargs()
-    )
+    producer = bootstrap.kafka_producer(settings)
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -148,12 +143,11 @@ async def _publish(settings: Settings, request: dict[str, object]) -> None:
 async def _collect(
     settings: Settings, request_id: str, expected: int, wait_s: float
 ) -> list[dict[str, object]]:
-    consumer = AIOKafkaConsumer(
+    consumer = bootstrap.kafka_consumer(
+        settings,
         settings.topic_results,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
         auto_offset_reset="earliest",
         group_id=f"demo-reader-{uuid.uuid4().hex[:6]}",
-        **settings.kafka_client_kwargs(),
     )
     await consumer.start()
     found: list[dict[str, object]] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -11,14 +11,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from sqlalchemy import text
 
+from service import bootstrap
 from service.api import problems
 from service.api.deps import ApiContext
 from service.api.routes import credentials, glossaries, jobs, tokens
 from service.api.routes import settings as tenant_settings
 from service.auth.credentials import CredentialCipher
 from service.config import Settings
-from service.outbox import OutboxRelay
-from service.store.db import create_engine, session_factory
 from service.store.migrate import upgrade
 
 _NOT_READY: dict[str, Any] = {
@@ -37,26 +36,27 @@ _NOT_READY: dict[str, Any] = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     registry = CollectorRegistry()
-    requests = Counter(
-        "zai_l10n_api_requests",
-        "Admin API requests",
-        ["method", "route", "status"],
-        registry=registry,
-    )
+    app = FastAPI(title="zai-l10n admin API", version="0.1.0", lifespan=_lifespan(settings))
+    problems.install(app)
+    for module in (tokens, credentials, glossaries, jobs, tenant_settings):
+        app.include_router(module.router)
+    _count_requests(app, registry)
+    _health_routes(app, registry)
+    return app
 
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        engine = bootstrap.build_engine(settings)
         if settings.database_auto_migrate:
             await upgrade(engine)
-        sessions = session_factory(engine)
+        sessions = bootstrap.build_sessions(engine)
         app.state.engine = engine
         app.state.ctx = ApiContext(
             settings=settings, sessions=sessions, cipher=CredentialCipher(settings.credentials_key)
         )
-        app.state.outbox = OutboxRelay(
-            sessions, settings.kafka_bootstrap_servers, client_kwargs=settings.kafka_client_kwargs()
-        )
+        app.state.outbox = bootstrap.outbox_relay(settings, sessions)
         app.state.outbox.start()
         try:
             yield
@@ -64,13 +64,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.outbox.stop()
             await engine.dispose()
 
-    app = FastAPI(title="zai-l10n admin API", version="0.1.0", lifespan=lifespan)
-    problems.install(app)
-    app.include_router(tokens.router)
-    app.include_router(credentials.router)
-    app.include_router(glossaries.router)
-    app.include_router(jobs.router)
-    app.include_router(tenant_settings.router)
+    return lifespan
+
+
+def _count_requests(app: FastAPI, registry: CollectorRegistry) -> None:
+    requests = Counter(
+        "zai_l10n_api_requests",
+        "Admin API requests",
+        ["method", "route", "status"],
+        registry=registry,
+    )
 
     @app.middleware("http")
     async def count(
@@ -82,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         requests.labels(request.method, path, str(response.status_code)).inc()
         return response
 
+
+def _health_routes(app: FastAPI, registry: CollectorRegistry) -> None:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
@@ -100,5 +105,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    return app

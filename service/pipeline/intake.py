@@ -1,57 +1,112 @@
-"""Pure decoding and validation of raw request messages: a request, or why to dead-letter it."""
+"""Accepting what the consumer read: decode each message, then persist the batch in one go.
+
+Valid requests become jobs, invalid ones dead letters, in one store transaction; only after
+it the consumer commits the offsets (`service.kafka.consumer` is the Kafka side). The backlog
+gate tells the consumer when to pause: at WORKER_MAX_BACKLOG open jobs, or while the database
+does not answer (nothing could be accepted anyway).
+"""
 
 from __future__ import annotations
 
-import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pydantic import ValidationError
+from service.errors import StoreUnavailable
+from service.metrics import Metrics
+from service.pipeline.decode import Rejection, decode_request
+from service.pipeline.outcomes import OutboundEvent, dead_letter_event
+from service.pipeline.ports import Accepted, Arrival, JobStore
 
-from service.l10n.formats import ResourceFormatError
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.resource import open_file
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Rejection:
-    reason: str  # stable code: not_utf8 | bad_json | schema | too_large | bad_file
-    detail: str
+class Message:
+    """A consumed message, as the Kafka adapter hands it over."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: Mapping[str, str]
+    value: bytes
 
 
-def decode_request(
-    raw: bytes, *, max_bytes: int, max_chars: int
-) -> TranslationRequestV1 | Rejection:
-    if len(raw) > max_bytes:
-        return Rejection("too_large", f"message is {len(raw)} bytes, limit {max_bytes}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejection("not_utf8", f"body is not UTF-8: {exc}")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Rejection("bad_json", f"body is not JSON: {exc}")
-    if not isinstance(data, dict):
-        return Rejection("schema", "body must be a JSON object")
-    try:
-        request = TranslationRequestV1.model_validate(data)
-    except ValidationError as exc:
-        return Rejection("schema", _describe(exc))
-    if request.file is not None:
-        try:
-            open_file(request.file)
-        except ResourceFormatError as exc:
-            return Rejection("bad_file", str(exc))
-    if request.content_chars() > max_chars:
-        return Rejection(
-            "too_large", f"content has {request.content_chars()} chars, limit {max_chars}"
+@dataclass(frozen=True)
+class IntakeConfig:
+    results_topic: str
+    dlq_topic: str
+    max_bytes: int = 1_000_000
+    max_chars: int = 200_000
+    max_backlog: int = 5000
+    backlog_every: float = 1.0  # seconds a backlog count is reused
+
+
+class Intake:
+    def __init__(
+        self,
+        store: JobStore,
+        metrics: Metrics,
+        config: IntakeConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._cfg = config
+        self._clock = clock
+        self._backlog = 0
+        self._backlog_at: float | None = None
+
+    async def has_room(self) -> bool:
+        """False at the backlog limit or while the database does not answer."""
+        now = self._clock()
+        if self._backlog_at is None or now - self._backlog_at > self._cfg.backlog_every:
+            try:
+                self._backlog = await self._store.backlog()
+            except StoreUnavailable:
+                return False
+            self._backlog_at = now
+            self._metrics.backlog.set(self._backlog)
+        return self._backlog < self._cfg.max_backlog
+
+    async def accept(self, messages: Sequence[Message]) -> Accepted:
+        """Persist a batch; raises StoreUnavailable (nothing written) if the database is down."""
+        arrivals: list[Arrival] = []
+        letters: list[OutboundEvent] = []
+        for m in messages:
+            decoded = decode_request(
+                m.value, max_bytes=self._cfg.max_bytes, max_chars=self._cfg.max_chars
+            )
+            if isinstance(decoded, Rejection):
+                letters.append(self._dead_letter(m, decoded))
+            else:
+                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset))
+        accepted = await self._store.accept(arrivals, letters, self._cfg.results_topic)
+        self._count(len(messages), accepted)
+        return accepted
+
+    def _count(self, consumed: int, accepted: Accepted) -> None:
+        self._metrics.consumed.inc(consumed)
+        self._metrics.accepted.inc(accepted.created)
+        self._metrics.duplicates.inc(accepted.duplicates)
+        self._backlog += accepted.created
+
+    def _dead_letter(self, m: Message, rejection: Rejection) -> OutboundEvent:
+        self._metrics.dead_lettered.labels(rejection.reason).inc()
+        logger.warning(
+            "dead-lettered",
+            extra={"reason": rejection.reason, "partition": m.partition, "offset": m.offset},
         )
-    return request
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "(body)"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
+        return dead_letter_event(
+            topic=self._cfg.dlq_topic,
+            rejection=rejection,
+            source_topic=m.topic,
+            partition=m.partition,
+            offset=m.offset,
+            key=m.key,
+            headers=m.headers,
+            value=m.value,
+        )

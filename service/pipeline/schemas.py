@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from service.glossary.changes import GlossaryUpdatedV1
+from service.glossary.events import GlossaryUpdatedV1
 from service.pipeline.contracts import (
     DeadLetterV1,
     TranslationCompletedV1,

@@ -1,5 +1,7 @@
 """The worker process: Kafka intake → durable jobs → executor → outbox relay → Kafka.
 
+The process exits only when told to (SIGTERM/SIGINT); an outage of the database or the broker
+pauses work instead. A loop that dies of an unexpected error is logged and started again.
 Shutdown order matters: stop taking messages (every batch read is already committed), let
 running jobs finish within WORKER_GRACEFUL_TIMEOUT and hand back the rest, flush the outbox.
 """
@@ -9,109 +11,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
-import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 
 import uvicorn
-from pydantic import SecretStr
+from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import text
 
-from service.auth.credentials import CredentialCipher
+from service import bootstrap
 from service.config import Settings
-from service.glossary.cache_policy import CachePolicy
-from service.glossary.upload_cache import UploadCache
-from service.l10n.compliance import Policy
-from service.metrics import Metrics
-from service.outbox import OutboxRelay
-from service.pipeline.clients import ClientPool
-from service.pipeline.executor import Executor
-from service.pipeline.retention import Retention, prune
-from service.pipeline.runner import TargetRunner
-from service.store.db import create_engine, session_factory
+from service.kafka.topics import ensure_topics, topic_specs
+from service.store.errors import is_unavailable
 from service.store.migrate import upgrade
+from service.store.retention import Retention, prune
 from service.store.tables import utcnow
 from service.worker.asyncapi import asyncapi_json
 from service.worker.http import create_app
-from service.worker.intake import Intake
-from service.worker.topics import ensure_topics
-from service.zai import ZaiClient
 
 logger = logging.getLogger(__name__)
-
-# Any non-empty key passes the simulator when it runs without --api-key.
-SIMULATOR_API_KEY = "simulator.local-key"
 
 
 class WorkerService:
     def __init__(self, settings: Settings) -> None:
-        s = self.settings = settings
-        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.engine = create_engine(s.database_url)
-        self.sessions = session_factory(self.engine)
-        self.metrics = Metrics()
-        self.relay = OutboxRelay(
-            self.sessions, s.kafka_bootstrap_servers, client_kwargs=s.kafka_client_kwargs()
-        )
-        default_key = s.zai_api_key or _secret(SIMULATOR_API_KEY)
-        self.clients = ClientPool(
-            self.sessions,
-            CredentialCipher(s.credentials_key),
-            default_key,
-            lambda key: ZaiClient.from_settings(s, api_key=key),
-        )
-        cache = UploadCache(
-            self.sessions,
-            owner=self.owner,
-            policy=CachePolicy(),
-            on_upload=self.metrics.glossary_uploads.inc,
-        )
-        runner = TargetRunner(
-            self.sessions,
-            cache,
-            self.metrics,
-            chunk_chars=s.translation_chunk_chars,
-            packing=s.translation_packing,
-        )
-        self.executor = Executor(
-            self.sessions,
-            runner,
-            self.clients,
-            self.metrics,
-            owner=self.owner,
-            results_topic=s.topic_results,
-            max_in_flight=s.worker_max_in_flight,
-            tenant_cap=s.worker_tenant_max_in_flight,
-            lease=timedelta(seconds=s.worker_job_lease_seconds),
-            default_policy=Policy(s.qa_glossary_policy),
-            max_attempts=s.worker_job_max_attempts,
-            on_outbox=self.relay.kick,
-        )
-        self.intake = Intake(
-            s,
-            self.sessions,
-            self.metrics,
-            on_accepted=self.executor.wake,
-            on_outbox=self.relay.kick,
-        )
+        self.settings = settings
+        parts = self.parts = bootstrap.build_worker(settings)
+        self.owner, self.engine, self.sessions = parts.owner, parts.engine, parts.sessions
+        self.metrics, self.executor, self.intake = parts.metrics, parts.executor, parts.intake
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        if s.database_auto_migrate:
-            await upgrade(self.engine)
-        await ensure_topics(s)
-        self.relay.start()
+        await self._prepare(stop)
+        self.parts.relay.start()
         http = self._http_server()
         http_task = asyncio.create_task(http.serve())
         stop_intake, stop_exec = asyncio.Event(), asyncio.Event()
-        intake = asyncio.create_task(self.intake.run(stop_intake))
+        intake = asyncio.create_task(_supervised("intake", self.intake.run, stop_intake))
         housekeeping = asyncio.create_task(self._housekeeping())
-        executor = asyncio.create_task(self.executor.run(stop_exec))
+        executor = asyncio.create_task(_supervised("executor", self.executor.run, stop_exec))
         logger.info("worker started", extra={"owner": self.owner, "simulator": s.uses_simulator})
         try:
-            await _until(stop, intake, executor)
+            await stop.wait()
         finally:
             housekeeping.cancel()
             stop_intake.set()
@@ -119,12 +58,19 @@ class WorkerService:
             stop_exec.set()
             await asyncio.gather(executor, return_exceptions=True)
             await self.executor.drain(s.worker_graceful_timeout)
-            await self.relay.stop()
+            await self.parts.relay.stop()
             http.should_exit = True
             await asyncio.gather(http_task, return_exceptions=True)
-            await self.clients.aclose()
+            await self.parts.tenants.aclose()
             await self.engine.dispose()
             logger.info("worker stopped", extra={"owner": self.owner})
+
+    async def _prepare(self, stop: asyncio.Event) -> None:
+        """Schema and topics; an unreachable database or broker is waited for, not fatal."""
+        if self.settings.database_auto_migrate:
+            await _retrying("migrate", lambda: upgrade(self.engine), stop)
+        specs = topic_specs(self.settings)
+        await _retrying("topics", lambda: ensure_topics(self.parts.make_admin, specs), stop)
 
     def _http_server(self) -> uvicorn.Server:
         app = create_app(
@@ -174,17 +120,32 @@ class _EmbeddedServer(uvicorn.Server):
         yield  # the worker owns SIGTERM/SIGINT; uvicorn must not take them over
 
 
-async def _until(stop: asyncio.Event, *tasks: asyncio.Task[None]) -> None:
-    """Wait for `stop`; a task that dies first is fatal (re-raised) rather than silently gone."""
-    waiter = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await waiter
-    for task in done:
-        if task is not waiter:
-            task.result()
+async def _supervised(
+    name: str, loop: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    """Run `loop` until `stop`; if it dies of an unexpected error, log it and start it again."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await loop(stop)
+        except Exception:
+            logger.exception("%s loop died; restarting it", name, extra={"in_seconds": delay})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(30.0, delay * 2)
 
 
-def _secret(value: str) -> SecretStr:
-    return SecretStr(value)
+async def _retrying(what: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    delay = 1.0
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            # A database or broker that does not answer (yet) is waited for; anything else,
+            # such as a bad URL or credentials, is a misconfiguration and ends the process.
+            if stop.is_set() or not (is_unavailable(exc) or isinstance(exc, KafkaConnectionError)):
+                raise
+            logger.warning("start-up step waits", extra={"step": what, "error": repr(exc)})
+        await asyncio.sleep(delay)
+        delay = min(10.0, delay * 2)

@@ -6,7 +6,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from service.config import Settings
-from service.glossary.changes import GlossaryUpdatedV1
+from service.glossary.events import GlossaryUpdatedV1
 from service.pipeline.contracts import (
     DeadLetterV1,
     TranslationCompletedV1,

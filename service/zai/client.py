@@ -11,7 +11,7 @@ import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -45,13 +45,9 @@ from service.zai.replies import (
 )
 from service.zai.retry import RetryPolicy, parse_retry_after
 
-if TYPE_CHECKING:
-    from service.config import Settings
-
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-SIMULATOR_KEY = "simulator.local-key"
 Sleep = Callable[[float], Awaitable[None]]
 
 # One semaphore per API key and event loop, shared by every ZaiClient of that key in the
@@ -136,28 +132,6 @@ class ZaiClient:
                 max_connections=max_concurrency, max_keepalive_connections=max_concurrency
             ),
             transport=transport,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings, api_key: str | SecretStr | None = None) -> ZaiClient:
-        """A client for the configured region or explicit URLs; without a key, the simulator."""
-        # No key configured means "use the simulator" (Settings.uses_simulator), which accepts
-        # any non-empty key unless told otherwise.
-        key = api_key or settings.zai_api_key or SIMULATOR_KEY
-        agents, files = settings.zai_base_urls()
-        return cls(
-            key,
-            agents_base_url=agents,
-            files_base_url=files,
-            connect_timeout=settings.zai_connect_timeout,
-            read_timeout=settings.zai_read_timeout,
-            max_concurrency=settings.zai_max_concurrency,
-            retry=RetryPolicy(
-                max_retries=settings.zai_max_retries,
-                base=settings.zai_backoff_base,
-                max=settings.zai_backoff_max,
-            ),
-            async_deadline=settings.zai_async_deadline,
         )
 
     def __repr__(self) -> str:

@@ -1,4 +1,4 @@
-"""Kafka security settings and the aiokafka keyword arguments built from them."""
+"""Kafka security settings and the aiokafka keyword arguments the composition root builds."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import certifi
 import pytest
 from pydantic import ValidationError
 
+from service.bootstrap import kafka_security
 from service.config import Settings
 
 pytestmark = pytest.mark.deploy
 
 
 def test_defaults_keep_a_plain_connection() -> None:
-    assert Settings().kafka_client_kwargs() == {"security_protocol": "PLAINTEXT"}
+    assert kafka_security(Settings()) == {"security_protocol": "PLAINTEXT"}
 
 
 def test_sasl_ssl_with_scram_and_a_private_ca() -> None:
@@ -25,7 +26,7 @@ def test_sasl_ssl_with_scram_and_a_private_ca() -> None:
         kafka_sasl_password="s3cret",
         kafka_ssl_cafile=certifi.where(),
     )
-    kwargs = settings.kafka_client_kwargs()
+    kwargs = kafka_security(settings)
     context = kwargs.pop("ssl_context")
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
@@ -39,16 +40,20 @@ def test_sasl_ssl_with_scram_and_a_private_ca() -> None:
 
 
 def test_ssl_without_a_ca_file_trusts_the_system() -> None:
-    kwargs = Settings(kafka_security_protocol="SSL").kafka_client_kwargs()
+    kwargs = kafka_security(Settings(kafka_security_protocol="SSL"))
     assert kwargs["security_protocol"] == "SSL"
     assert isinstance(kwargs["ssl_context"], ssl.SSLContext)
     assert "sasl_mechanism" not in kwargs
 
 
 def test_sasl_plaintext_has_no_tls() -> None:
-    kwargs = Settings(
-        kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="u", kafka_sasl_password="p"
-    ).kafka_client_kwargs()
+    kwargs = kafka_security(
+        Settings(
+            kafka_security_protocol="SASL_PLAINTEXT",
+            kafka_sasl_username="u",
+            kafka_sasl_password="p",
+        )
+    )
     assert kwargs["sasl_mechanism"] == "PLAIN" and "ssl_context" not in kwargs
 
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from service.glossary.importer import import_tree
 from service.glossary.limits import GlossaryLimits
 from service.store.db import session_factory
+from service.store.glossary_import import import_tree
 from service.store.tables import Glossary, GlossaryVersion
 
 pytestmark = pytest.mark.postgres

@@ -5,26 +5,35 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from service.outbox import OutboxRelay, enqueue
+from service.bootstrap import kafka_producer
+from service.config import Settings
+from service.kafka.relay import OutboxRelay
+from service.pipeline.outcomes import OutboundEvent
 from service.store.db import session_factory
+from service.store.outbox import SqlOutbox, enqueue
 from service.store.tables import OutboxEvent, utcnow
 from tests.support.worker import read
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
+def relay_of(sessions: Any, bootstrap: str, **options: Any) -> OutboxRelay:
+    settings = Settings(_env_file=None, kafka_bootstrap_servers=bootstrap)  # type: ignore[call-arg]
+    return OutboxRelay(SqlOutbox(sessions), lambda: kafka_producer(settings), **options)
+
+
 async def fill(engine: AsyncEngine, topic: str, n: int) -> None:
     async with session_factory(engine)() as s:
         for i in range(n):
-            enqueue(
-                s, topic=topic, key="acme", payload={"n": i}, ce_type="test.event", ce_id=f"id-{i}"
-            )
+            event = OutboundEvent(topic, "acme", {"n": i}, ce_type="test.event", ce_id=f"id-{i}")
+            enqueue(s, event)
         await s.commit()
 
 
@@ -34,7 +43,7 @@ async def test_two_relays_send_every_event_exactly_once(
     topic = f"outbox-{uuid.uuid4().hex[:8]}"
     await fill(engine, topic, 300)
     sessions = session_factory(engine)
-    relays = [OutboxRelay(sessions, kafka_bootstrap_servers, batch=25) for _ in range(2)]
+    relays = [relay_of(sessions, kafka_bootstrap_servers, batch=25) for _ in range(2)]
 
     async def drain(relay: OutboxRelay) -> int:
         sent = 0
@@ -67,7 +76,7 @@ async def test_a_dead_relays_claim_expires_and_its_rows_are_sent(
             )
         )
         await s.commit()
-    relay = OutboxRelay(sessions, kafka_bootstrap_servers)
+    relay = relay_of(sessions, kafka_bootstrap_servers)
     assert await relay.relay_once() == 0  # still claimed: not ours to send
     async with sessions() as s:
         await s.exec(update(OutboxEvent).values(claimed_until=utcnow() - timedelta(seconds=1)))

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from service.glossary import repository
 from service.glossary.limits import GlossaryLimits
 from service.glossary.parse import parse_glossary
-from service.pipeline import jobs
+from service.pipeline.states import JobState
+from service.store import glossaries as repository
+from service.store import jobs
 from service.store.db import session_factory
 from service.worker.app import WorkerService
 from tests.support.pipeline import request, roundtrip, seed_glossary
@@ -54,9 +55,7 @@ async def test_glossary_is_applied_and_pinned(worker: WorkerService, sim: Any) -
     assert sim.counters()["uploads"] == 1
     # A named glossary that does not exist fails clearly instead of translating without it.
     (missing,) = await roundtrip(worker, [request("g2", glossary="nope")], 1)
-    assert (
-        missing["type"] == "translation.failed" and missing["error_code"] == "glossary.not_usable"
-    )
+    assert missing["type"] == "translation.failed" and missing["error_code"] == "glossary.not_found"
 
 
 async def test_memory_hit_makes_no_upstream_call(worker: WorkerService, sim: Any) -> None:
@@ -74,7 +73,7 @@ async def test_async_replies_are_polled_and_ids_persisted(worker: WorkerService,
     assert sim.counters()["calls"]["async_result"] >= 1
     async with session_factory(worker.engine)() as s:
         job = await jobs.find(s, "acme", "a1")
-        assert job is not None and job.state == jobs.DONE
+        assert job is not None and job.state == JobState.done
         (target,) = await jobs.targets(s, job.id)
     assert len(target.async_ids) == 1  # one upstream call, its async id kept
 
@@ -234,13 +233,13 @@ async def test_intake_pauses_when_the_backlog_is_full(
 async def test_a_job_that_keeps_crashing_fails_after_its_attempts(
     kafka_bootstrap_servers: str, db_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.pipeline.runner import TargetRunner
+    from service.pipeline.language_run import LanguageRun
     from tests.support.pipeline import running_worker
 
-    async def crash(self: TargetRunner, ctx: Any, lang: str) -> Any:
+    async def crash(self: LanguageRun) -> Any:
         raise RuntimeError("a bug, not an upstream error")
 
-    monkeypatch.setattr(TargetRunner, "run", crash)
+    monkeypatch.setattr(LanguageRun, "run", crash)
     overrides = {"worker_job_lease_seconds": 1.5, "worker_job_max_attempts": 2}
     async for w in running_worker(kafka_bootstrap_servers, db_url, sim, **overrides):
         (event,) = await roundtrip(w, [request("crashy")], 1)
@@ -248,4 +247,4 @@ async def test_a_job_that_keeps_crashing_fails_after_its_attempts(
         assert event["error_code"] == "internal.attempts_exhausted"
         async with session_factory(w.engine)() as s:
             job = await jobs.find(s, "acme", "crashy")
-        assert job is not None and job.state == jobs.DONE and job.attempts == 3
+        assert job is not None and job.state == JobState.done and job.attempts == 3

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from service.glossary import repository
 from service.glossary.limits import GlossaryLimits
 from service.glossary.parse import parse_glossary
+from service.store import glossaries as repository
 from service.store.db import create_engine, session_factory
 from service.store.migrate import upgrade
 from service.store.tables import Job, JobTarget

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
-from service.pipeline.retention import Retention, prune
 from service.store.db import session_factory
+from service.store.retention import Retention, prune
 from service.store.tables import Job, JobTarget, MemoryEntry, OutboxEvent, utcnow
 
 pytestmark = pytest.mark.postgres

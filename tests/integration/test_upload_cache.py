@@ -17,11 +17,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from service.glossary import repository
 from service.glossary.cache_policy import CachePolicy
 from service.glossary.model import GlossaryDocument, GlossaryEntry
-from service.glossary.upload_cache import PairKey, UploadCache
+from service.pipeline.ports import PairKey
+from service.store import glossaries as repository
 from service.store.db import session_factory
+from service.store.glossary_files import UploadCache
 from service.store.tables import ZaiFile, utcnow
 from service.zai import TranslateRequest, ZaiClient, ZaiFileNotFound
 
@@ -170,7 +171,8 @@ async def test_stays_under_the_file_limit(engine: AsyncEngine, sim: Any, client:
 _WORKER = """
 import asyncio, sys
 from service.glossary.model import GlossaryDocument, GlossaryEntry
-from service.glossary.upload_cache import PairKey, UploadCache
+from service.pipeline.ports import PairKey
+from service.store.glossary_files import UploadCache
 from service.store.db import create_engine, session_factory
 from service.zai import ZaiClient
 

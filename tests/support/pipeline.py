@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from service.config import Settings
-from service.glossary import repository
 from service.glossary.limits import GlossaryLimits
 from service.glossary.parse import parse_glossary
+from service.store import glossaries as repository
 from service.store.db import session_factory
 from service.worker.app import WorkerService
 from tests.support.worker import events, free_port, publish, read

@@ -21,11 +21,11 @@ from service.api.glossary_input import (
 )
 from service.api.problems import Problem, not_found, responses
 from service.config import Settings
-from service.glossary import repository
-from service.glossary.changes import delete_and_announce, save_and_announce
 from service.glossary.export import export_csv, export_tbx
 from service.glossary.limits import GlossaryLimits
 from service.glossary.model import GlossaryDocument, GlossaryEntry
+from service.store import glossaries as repository
+from service.store.glossaries import delete_and_announce, save_and_announce
 from service.store.tables import Glossary, GlossaryVersion
 
 router = APIRouter(

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from service.api.deps import SessionDep, TenantDep
 from service.api.problems import not_found, responses
-from service.pipeline import jobs
+from service.store import jobs
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant}/jobs", tags=["jobs"], responses=responses(401, 404, 422)

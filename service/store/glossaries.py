@@ -10,10 +10,16 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.glossary.events import GLOSSARY_UPDATED, GlossaryUpdatedV1, glossary_event_id
 from service.glossary.model import GlossaryDocument, GlossaryEntry
+from service.pipeline.outcomes import OutboundEvent
+from service.pipeline.ports import GlossaryPin
+from service.store.errors import store_call
+from service.store.outbox import enqueue
 from service.store.tables import Glossary, GlossaryVersion, utcnow
 from service.store.tables import GlossaryEntry as EntryRow
 
@@ -200,3 +206,90 @@ async def soft_delete(session: AsyncSession, glossary: Glossary) -> None:
     glossary.deleted_at = utcnow()
     glossary.is_default = False
     await session.flush()
+
+
+# --- changes, announced through the outbox ------------------------------------------------
+
+
+async def save_and_announce(
+    session: AsyncSession,
+    *,
+    topic: str,
+    tenant_id: str,
+    name: str,
+    doc: GlossaryDocument,
+    author: str,
+    is_default: bool | None = None,
+) -> Saved:
+    """Save a version and, if it is new, a `glossary.updated` event in the same transaction."""
+    saved = await save(
+        session, tenant_id=tenant_id, name=name, doc=doc, author=author, is_default=is_default
+    )
+    if saved.created:
+        _announce(session, topic, saved.glossary, saved.version, deleted=False)
+    return saved
+
+
+async def delete_and_announce(
+    session: AsyncSession, *, topic: str, glossary: Glossary, version: GlossaryVersion | None
+) -> None:
+    await soft_delete(session, glossary)
+    _announce(session, topic, glossary, version, deleted=True)
+
+
+def _announce(
+    session: AsyncSession,
+    topic: str,
+    glossary: Glossary,
+    version: GlossaryVersion | None,
+    *,
+    deleted: bool,
+) -> None:
+    number = version.version if version else glossary.current_version
+    payload = GlossaryUpdatedV1(
+        tenant_id=glossary.tenant_id,
+        glossary_id=glossary.id,
+        name=glossary.name,
+        version=number,
+        content_hash=version.content_hash if version else None,
+        entry_count=version.entry_count if version else None,
+        languages=version.languages if version else [],
+        deleted=deleted,
+    ).model_dump(mode="json")
+    event = OutboundEvent(
+        topic=topic,
+        key=glossary.tenant_id,
+        payload=payload,
+        ce_type=GLOSSARY_UPDATED,
+        ce_id=glossary_event_id(glossary.id, number, deleted=deleted),
+        subject=glossary.id,
+    )
+    enqueue(session, event)
+
+
+# --- the pipeline's view (Glossaries port) ------------------------------------------------
+
+
+class SqlGlossaries:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @store_call
+    async def pinned(self, glossary_id: str, version: int) -> GlossaryPin | None:
+        async with self._sessions() as s:
+            row = await s.get(Glossary, glossary_id)
+            number = await _version(s, glossary_id, version)
+        if row is None or number is None or number.id is None:
+            return None
+        return GlossaryPin(
+            glossary_id, number.version, number.id, number.content_hash, number.source_lang
+        )
+
+    @store_call
+    async def document(self, pin: GlossaryPin) -> GlossaryDocument:
+        async with self._sessions() as s:
+            entries, _ = await entries_page(s, pin.version_id, offset=0, limit=1_000_000)
+        return GlossaryDocument(source_lang=pin.source_lang, entries=tuple(entries))
+
+
+_version = version

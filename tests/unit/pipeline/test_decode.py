@@ -5,7 +5,7 @@ import json
 import pytest
 
 from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.intake import Rejection, decode_request
+from service.pipeline.decode import Rejection, decode_request
 
 
 def _raw(**fields: object) -> bytes:

@@ -1,5 +1,6 @@
-"""The Z.ai upload cache: each (account, glossary version, language pair) is compiled and
-uploaded once, its file id reused, and replaced when the version changes or the file expires.
+"""The Z.ai upload cache (GlossaryFiles port): each (account, glossary version, language pair)
+is compiled and uploaded once, its file id reused, and replaced when the version changes or
+the file expires.
 
 Exactly one upload happens even with many workers: the `zai_file` row is the lock. Whoever
 inserts it (or takes over an expired lease with a conditional UPDATE) uploads; everyone else
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -24,13 +25,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.glossary.cache_policy import CachedFile, CachePolicy, evictions
 from service.glossary.compile import GlossaryCompiler, get_compiler
-from service.glossary.model import GlossaryDocument
+from service.pipeline.ports import DocLoader, PairKey
+from service.pipeline.states import FileState
+from service.store.errors import store_call, unavailable_as_store_error
 from service.store.tables import GlossaryVersion, ZaiFile, utcnow
 from service.zai import FileObject, ZaiError
 
 logger = logging.getLogger(__name__)
 
-READY, UPLOADING, STALE, DELETED, FAILED = "ready", "uploading", "stale", "deleted", "failed"
+READY, UPLOADING, STALE = FileState.ready, FileState.uploading, FileState.stale
+DELETED, FAILED = FileState.deleted, FileState.failed
 
 
 class FileApi(Protocol):
@@ -38,17 +42,6 @@ class FileApi(Protocol):
         self, filename: str, content: bytes, *, purpose: str = ...
     ) -> FileObject: ...
     async def delete_file(self, file_id: str) -> bool: ...
-
-
-@dataclass(frozen=True)
-class PairKey:
-    account: str
-    version_id: int
-    source_lang: str
-    target_lang: str
-
-
-DocLoader = Callable[[], Awaitable[GlossaryDocument]]
 
 
 class UploadCache:
@@ -69,6 +62,10 @@ class UploadCache:
 
     async def ensure(self, api: FileApi, key: PairKey, load: DocLoader) -> str | None:
         """The file id for `key`, uploading it first if needed; None if the pair has no terms."""
+        with unavailable_as_store_error():
+            return await self._ensure(api, key, load)
+
+    async def _ensure(self, api: FileApi, key: PairKey, load: DocLoader) -> str | None:
         deadline = asyncio.get_running_loop().time() + 2 * self.policy.lease.total_seconds()
         while True:
             outcome = await self._lookup_or_claim(key)
@@ -80,6 +77,7 @@ class UploadCache:
                 raise TimeoutError(f"glossary upload for {key} did not finish in time")
             await asyncio.sleep(0.1)  # another worker is uploading it
 
+    @store_call
     async def invalidate(self, key: PairKey, file_id: str) -> None:
         """Z.ai no longer knows `file_id`: the next `ensure` uploads again."""
         async with self._sessions() as s:

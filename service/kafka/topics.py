@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -22,16 +23,16 @@ def topic_specs(settings: Settings) -> dict[str, int]:
     }
 
 
-async def ensure_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, **settings.kafka_client_kwargs()
-    )
+async def ensure_topics(
+    make_admin: Callable[[], AIOKafkaAdminClient], specs: dict[str, int]
+) -> None:
+    admin = make_admin()
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, num_partitions=n, replication_factor=1)
-            for name, n in topic_specs(settings).items()
+            for name, n in specs.items()
             if name not in existing
         ]
         if missing:

@@ -13,7 +13,7 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.pipeline.jobs import DONE
+from service.pipeline.states import JobState
 from service.store.tables import Job, JobTarget, MemoryEntry, OutboxEvent
 
 
@@ -27,11 +27,13 @@ class Retention:
 async def prune(session: AsyncSession, retention: Retention, now: datetime) -> dict[str, int]:
     """Delete what is past its retention; returns how many rows of each kind went."""
     old_jobs = select(Job.id).where(
-        col(Job.state) == DONE, col(Job.finished_at) < now - retention.jobs
+        col(Job.state) == JobState.done, col(Job.finished_at) < now - retention.jobs
     )
     targets = await session.exec(delete(JobTarget).where(col(JobTarget.job_id).in_(old_jobs)))
     jobs = await session.exec(
-        delete(Job).where(col(Job.state) == DONE, col(Job.finished_at) < now - retention.jobs)
+        delete(Job).where(
+            col(Job.state) == JobState.done, col(Job.finished_at) < now - retention.jobs
+        )
     )
     memory = await session.exec(
         delete(MemoryEntry).where(col(MemoryEntry.created_at) < now - retention.memory)

@@ -1,4 +1,5 @@
-"""Glossaries as code: load `<root>/<tenant>/<name>.<ext>`; unchanged content makes no version."""
+"""Glossaries as code (`zai-l10n glossary import`): load `<root>/<tenant>/<name>.<ext>`;
+unchanged content makes no version."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.glossary.changes import save_and_announce
 from service.glossary.limits import GlossaryLimits
 from service.glossary.parse import SUPPORTED_EXTENSIONS, parse_glossary
 from service.glossary.problems import GlossaryInvalid
+from service.store.glossaries import save_and_announce
 
 AUTHOR = "import"
 

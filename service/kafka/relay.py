@@ -1,0 +1,96 @@
+"""The outbox relay: sends unsent outbox rows to Kafka in id order, then marks them sent.
+
+`kick()` after a commit sends without waiting for the next interval. Relays (one in every worker
+and API process) claim a batch before sending, so no two send the same row; an idempotent
+producer keeps each partition in order across retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaProducer
+
+from service.pipeline.ports import Outbox
+
+logger = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        outbox: Outbox,
+        make_producer: Callable[[], AIOKafkaProducer],
+        *,
+        interval: float = 2.0,
+        batch: int = 100,
+    ) -> None:
+        self._outbox = outbox
+        self._make_producer = make_producer
+        self._interval = interval
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._name = f"relay-{uuid.uuid4().hex[:12]}"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.relay_once()  # last chance for what the final requests wrote
+        if self._producer:
+            await self._producer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            try:
+                while await self.relay_once() == self._batch:
+                    pass  # a full batch: more may be waiting
+            except Exception as exc:
+                logger.warning("outbox relay failed; will retry", extra={"error": repr(exc)})
+
+    async def relay_once(self) -> int:
+        """Claim a batch, send it, mark it sent. Returns how many rows were sent."""
+        producer = await self._ensure_producer()
+        rows = await self._outbox.claim(self._name, self._batch)
+        if not rows:
+            return 0
+        # Hand the whole batch to the producer, then wait for every acknowledgement: one
+        # round trip per batch, and the idempotent producer keeps each partition in order.
+        deliveries = [
+            await producer.send(
+                row.topic,
+                json.dumps(row.payload).encode(),
+                key=row.key.encode() if row.key else None,
+                headers=[(k, v.encode()) for k, v in row.headers.items()],
+            )
+            for row in rows
+        ]
+        for delivery in deliveries:
+            await delivery
+        await self._outbox.mark_sent([r.id for r in rows])
+        return len(rows)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._make_producer()
+            await producer.start()
+            self._producer = producer
+        return self._producer

@@ -1,0 +1,60 @@
+"""Pure decoding and validation of raw request messages: a request, or why to dead-letter it.
+
+(Consuming them from Kafka is `service.kafka.consumer`; accepting them is `pipeline.intake`.)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from service.l10n.formats import ResourceFormatError
+from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.resource import open_file
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: str  # stable code: not_utf8 | bad_json | schema | too_large | bad_file
+    detail: str
+
+
+def decode_request(
+    raw: bytes, *, max_bytes: int, max_chars: int
+) -> TranslationRequestV1 | Rejection:
+    if len(raw) > max_bytes:
+        return Rejection("too_large", f"message is {len(raw)} bytes, limit {max_bytes}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejection("not_utf8", f"body is not UTF-8: {exc}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Rejection("bad_json", f"body is not JSON: {exc}")
+    if not isinstance(data, dict):
+        return Rejection("schema", "body must be a JSON object")
+    try:
+        request = TranslationRequestV1.model_validate(data)
+    except ValidationError as exc:
+        return Rejection("schema", _describe(exc))
+    if request.file is not None:
+        try:
+            open_file(request.file)
+        except ResourceFormatError as exc:
+            return Rejection("bad_file", str(exc))
+    if request.content_chars() > max_chars:
+        return Rejection(
+            "too_large", f"content has {request.content_chars()} chars, limit {max_chars}"
+        )
+    return request
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(body)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

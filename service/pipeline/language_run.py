@@ -1,0 +1,402 @@
+"""One run of one job in one target language, with the localization checks around each call.
+
+Glossary file (upload cache) → translation memory → plan each segment (mask placeholders, split
+ICU messages, find glossary terms) → pack short texts into few agent calls (split long ones into
+chunks) → restore and check every segment → retry once what failed its checks, one call per
+segment with a stricter instruction → the outcome event with a QA report.
+
+The calls of one attempt run in a TaskGroup: when one fails for good, the others are cancelled
+at once, so nothing more is sent (and billed) for a language that has already failed.
+
+Each upstream call has a key (a hash of exactly what is sent); the async id Z.ai hands back is
+stored under it before polling, so a restarted worker resumes the poll instead of submitting
+again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from service.errors import FailureCode
+from service.l10n import qa
+from service.l10n.compliance import Decision
+from service.l10n.packing import PACKING_INSTRUCTION, Batch, pack, unpack
+from service.l10n.segment import SegmentPlan, SegmentResult, finish_segment, plan_segment
+from service.l10n.segment import suggestion_for as glossary_suggestion
+from service.metrics import Metrics
+from service.pipeline.chunking import join_chunks, split_text
+from service.pipeline.contracts import (
+    ResourceFile,
+    Timings,
+    TranslatedSegment,
+    TranslationCompletedV1,
+    UsageV1,
+)
+from service.pipeline.durable import Durable
+from service.pipeline.events import event_id
+from service.pipeline.job_context import JobContext
+from service.pipeline.memory import memory_key
+from service.pipeline.outcomes import Outcome, failed
+from service.pipeline.ports import GlossaryFiles, JobStore, Memory, PairKey, Translator
+from service.zai import PendingTask, TranslateRequest, Translation, ZaiError, ZaiFileNotFound
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    chunk_chars: int = 3000
+    packing: bool = True
+    call_concurrency: int = 8  # upstream calls at once for one language
+
+
+@dataclass(frozen=True)
+class RunDeps:
+    """What every run needs from outside; one instance per worker."""
+
+    store: JobStore
+    memory: Memory
+    files: GlossaryFiles
+    metrics: Metrics
+    durable: Durable
+    config: RunConfig = RunConfig()
+
+
+@dataclass
+class _Localized:
+    texts: list[str | None]
+    qa: list[qa.SegmentQA]
+
+
+@dataclass
+class LanguageRun:
+    ctx: JobContext
+    lang: str
+    deps: RunDeps
+    translator: Translator
+    file_id: str | None = None
+    calls: list[Translation] = field(default_factory=list)
+    memory_hits: int = 0
+    submitted: dict[str, str] = field(default_factory=dict)  # call key -> async id, this run
+    started: float = field(default_factory=time.time)
+
+    async def run(self) -> Outcome:
+        try:
+            self.file_id = await self._glossary_file()
+            done = await self._localize()
+        except ZaiError as exc:
+            code = FailureCode.of(exc.error_code)
+            return failed(self.ctx.request, self.lang, code, exc.message, exc.retryable, exc.code)
+        report = qa.build_report(done.qa)
+        for name, count in qa.metric_counts(report).items():
+            self.deps.metrics.qa.labels(name).inc(count)
+        return self._assemble(done, report)
+
+    # --- glossary file -----------------------------------------------------------------
+
+    def _pair(self) -> PairKey:
+        g = self.ctx.glossary
+        assert g is not None
+        return PairKey(self.translator.key_fingerprint, g.version_id, g.source_lang, self.lang)
+
+    async def _glossary_file(self) -> str | None:
+        if self.ctx.glossary is None:
+            return None
+        key, files = self._pair(), self.deps.files
+        return await self.deps.durable(
+            "glossary file", lambda: files.ensure(self.translator, key, self.ctx.document)
+        )
+
+    async def _fresh_glossary_file(self, stale: str) -> str | None:
+        """Z.ai forgot the glossary file (expired or deleted): upload it again."""
+        key, files = self._pair(), self.deps.files
+        await self.deps.durable("glossary file", lambda: files.invalidate(key, stale))
+        self.file_id = await self._glossary_file()
+        return self.file_id
+
+    # --- segments ----------------------------------------------------------------------
+
+    async def _localize(self) -> _Localized:
+        sources = self.ctx.sources
+        keys = [self._memory_key(text) for _, text in sources]
+        memory = self.deps.memory
+        remembered = await self.deps.durable("memory", lambda: memory.recall(keys))
+        texts: list[str | None] = [None] * len(sources)
+        reports: dict[int, qa.SegmentQA] = {}
+        plans: dict[int, SegmentPlan] = {}
+        glossary = await self.ctx.glossary_context()
+        for i, (_, text) in enumerate(sources):
+            if keys[i] in remembered:
+                texts[i], reports[i] = remembered[keys[i]], _memory_qa(i, text, remembered[keys[i]])
+                self.memory_hits += 1
+                self.deps.metrics.memory_hits.inc()
+            else:
+                plans[i] = plan_segment(i, text, target_lang=self.lang, glossary=glossary)
+        results = await self._attempt(plans, attempt=1)
+        again = {i: plans[i] for i, r in results.items() if r.decision is Decision.retry}
+        if again:
+            hints = {i: results[i].retry_instruction for i in again}
+            results |= await self._attempt(again, attempt=2, hints=hints)
+        fresh: dict[str, str] = {}
+        for i, result in results.items():
+            texts[i], reports[i] = result.text, result.qa
+            # Only clean translations are remembered: a reused one skips every check.
+            if result.text is not None and result.qa.status == "ok":
+                fresh[keys[i]] = result.text
+        if fresh:
+            tenant = self.ctx.request.tenant_id
+            await self.deps.durable("memory", lambda: memory.remember(tenant, fresh))
+        return _Localized(texts, [reports[i] for i in range(len(sources))])
+
+    async def _attempt(
+        self,
+        plans: dict[int, SegmentPlan],
+        *,
+        attempt: int,
+        hints: dict[int, str] | None = None,
+    ) -> dict[int, SegmentResult]:
+        flat = [(i, t) for i, plan in plans.items() for t in plan.texts]
+        out, notes = await self._translate_all(flat, plans, hints)
+        by_segment: dict[int, list[str]] = defaultdict(list)
+        for (i, _), text in zip(flat, out, strict=True):
+            by_segment[i].append(text)
+        glossary = await self.ctx.glossary_context()
+        return {
+            i: finish_segment(
+                plan,
+                by_segment.get(i, []),
+                target_lang=self.lang,
+                glossary=glossary,
+                policy=self.ctx.policy,
+                attempt=attempt,
+                notes=notes.get(i, ()),
+            )
+            for i, plan in plans.items()
+        }
+
+    async def _translate_all(
+        self,
+        flat: Sequence[tuple[int, str]],
+        plans: dict[int, SegmentPlan],
+        hints: dict[int, str] | None,
+    ) -> tuple[list[str], dict[int, list[qa.QaCode]]]:
+        """Translate every text: packed into few calls on a first attempt, one by one on a retry.
+        The first call that fails for good cancels the others (TaskGroup)."""
+        texts = [t for _, t in flat]
+        cfg = self.deps.config
+        if hints is None and cfg.packing:
+            batches = pack(texts, max_chars=cfg.chunk_chars)
+        else:
+            batches = [Batch((k,), text) for k, text in enumerate(texts)]
+        batch_run = _BatchRun(self, flat, plans, hints, asyncio.Semaphore(cfg.call_concurrency))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for batch in batches:
+                    group.create_task(batch_run.run_batch(batch))
+        except BaseExceptionGroup as errors:
+            raise first_error(errors) from None
+        return batch_run.out, batch_run.notes
+
+    async def chunked(self, text: str, hint: str) -> str:
+        chunks = split_text(text, self.deps.config.chunk_chars)
+        parts = [await self.call(c.text, hint) for c in chunks]
+        return join_chunks(chunks, parts)
+
+    # --- upstream ----------------------------------------------------------------------
+
+    async def call(self, text: str, hint: str) -> str:
+        try:
+            result = await self._submit_or_resume(self.file_id, text, hint)
+        except ZaiFileNotFound:
+            if self.file_id is None or self.ctx.glossary is None:
+                raise
+            fresh = await self._fresh_glossary_file(self.file_id)
+            result = await self._submit_or_resume(fresh, text, hint)
+        self.calls.append(result)
+        self.deps.metrics.polls.observe(result.polls)
+        return result.text
+
+    async def _submit_or_resume(self, file_id: str | None, text: str, hint: str) -> Translation:
+        req = self.ctx.request
+        key = call_key(self.lang, file_id, req.strategy, hint, text)
+        known = self.ctx.async_ids(self.lang).get(key) or self.submitted.get(key)
+        if known:
+            return await self._timed("async_result", self.translator.poll(known))
+        upstream = TranslateRequest(
+            text=text,
+            target_lang=self.lang,
+            source_lang=req.source_lang,
+            glossary=file_id,
+            strategy=req.strategy,
+            suggestion=hint or None,
+        )
+        submitted = await self._timed("agents", self.translator.submit(upstream))
+        if isinstance(submitted, Translation):
+            return submitted
+        await self._save_async_id(key, submitted)
+        return await self._timed("async_result", self.translator.poll(submitted.async_id))
+
+    async def _save_async_id(self, key: str, task: PendingTask) -> None:
+        self.submitted[key] = task.async_id
+        store, job_id = self.deps.store, self.ctx.job.id
+        await self.deps.durable(
+            "async id", lambda: store.save_async_id(job_id, self.lang, key, task.async_id)
+        )
+
+    async def _timed(self, route: str, call: Awaitable[T]) -> T:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await call
+        except ZaiError as exc:
+            outcome = exc.error_code
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            self.deps.metrics.upstream_calls.labels(route, outcome).inc()
+            self.deps.metrics.upstream_latency.labels(route, outcome).observe(elapsed)
+
+    def _memory_key(self, text: str) -> str:
+        req, g = self.ctx.request, self.ctx.glossary
+        return memory_key(
+            tenant_id=req.tenant_id,
+            text=text,
+            source_lang=req.source_lang,
+            target_lang=self.lang,
+            glossary_hash=g.content_hash if g else None,
+            strategy=req.strategy,
+            instructions=req.instructions,
+        )
+
+    # --- outcome -----------------------------------------------------------------------
+
+    def _assemble(self, done: _Localized, report: qa.QaReport) -> Outcome:
+        req, ctx = self.ctx.request, self.ctx
+        ids = [uid for uid, _ in ctx.sources]
+        failed_ids = [uid for uid, text in zip(ids, done.texts, strict=True) if text is None]
+        if failed_ids and len(failed_ids) == len(ids):
+            codes = sorted(
+                {c.value for s in report.segments for c in s.codes if c in qa.FAILURE_CODES}
+            )
+            message = f"every segment failed its checks: {', '.join(codes) or 'unknown'}"
+            return failed(req, self.lang, FailureCode.qa_failed, message, retryable=True)
+        segments = None
+        if req.segments is not None:
+            pairs = zip(req.segments, done.texts, strict=True)
+            segments = [TranslatedSegment(id=s.id, text=t) for s, t in pairs]
+        return TranslationCompletedV1(
+            event_id=event_id(req.tenant_id, req.request_id, self.lang),
+            request_id=req.request_id,
+            tenant_id=req.tenant_id,
+            source_lang=req.source_lang,
+            target_lang=self.lang,
+            text=done.texts[0] if req.text is not None else None,
+            segments=segments,
+            file=self._merged(ids, done.texts),
+            failed_segments=failed_ids,
+            glossary_id=ctx.glossary.glossary_id if ctx.glossary else None,
+            glossary_version=ctx.glossary.version if ctx.glossary else None,
+            strategy=req.strategy,
+            usage=self._usage(),
+            timings=self._timings(),
+            qa=report,
+            metadata=req.metadata,
+        )
+
+    def _merged(self, ids: list[str], texts: list[str | None]) -> ResourceFile | None:
+        file, req = self.ctx.file, self.ctx.request
+        if file is None or req.file is None:
+            return None
+        done = {uid: t for uid, t in zip(ids, texts, strict=True) if t is not None}
+        return file.merged(done, self.lang, req.file.filename)
+
+    def _usage(self) -> UsageV1:
+        calls = self.calls
+        return UsageV1(
+            prompt_tokens=sum(r.usage.prompt_tokens for r in calls),
+            completion_tokens=sum(r.usage.completion_tokens for r in calls),
+            total_tokens=sum(r.usage.total_tokens for r in calls),
+            upstream_calls=sum(r.attempts + r.polls for r in calls),
+            memory_hits=self.memory_hits,
+        )
+
+    def _timings(self) -> Timings:
+        now, created = time.time(), self.ctx.job.created_at.timestamp()
+        return Timings(
+            queued_ms=max(0, int((self.started - created) * 1000)),
+            upstream_ms=int((now - self.started) * 1000),
+            total_ms=max(0, int((now - created) * 1000)),
+        )
+
+
+@dataclass
+class _BatchRun:
+    """The calls of one attempt: where each batch's translation goes, and QA notes."""
+
+    run: LanguageRun
+    flat: Sequence[tuple[int, str]]
+    plans: dict[int, SegmentPlan]
+    hints: dict[int, str] | None
+    gate: asyncio.Semaphore
+    out: list[str] = field(init=False)
+    notes: dict[int, list[qa.QaCode]] = field(default_factory=lambda: defaultdict(list))
+
+    def __post_init__(self) -> None:
+        self.out = [""] * len(self.flat)
+
+    async def run_batch(self, batch: Batch) -> None:
+        async with self.gate:
+            if batch.packed:
+                reply = await self.run.call(batch.text, self._suggestion(batch.indices, True))
+                parts = unpack(reply, batch)
+                if parts is not None:
+                    for k, part in zip(batch.indices, parts, strict=True):
+                        self.out[k] = part
+                    return
+                for k in batch.indices:  # markers lost: one call per text instead
+                    self.notes[self.flat[k][0]].append(qa.QaCode.packing_failed)
+            for k in batch.indices:
+                self.out[k] = await self.run.chunked(self.flat[k][1], self._suggestion([k], False))
+
+    def _suggestion(self, indices: Sequence[int], packed: bool) -> str:
+        segs = list(dict.fromkeys(self.flat[k][0] for k in indices))
+        parts = [
+            self.run.ctx.request.instructions or "",
+            PACKING_INSTRUCTION if packed else "",
+            glossary_suggestion([self.plans[i] for i in segs]),
+            *((self.hints or {}).get(i, "") for i in segs),
+        ]
+        return "\n".join(p for p in parts if p)
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real failure in a (possibly nested) exception group."""
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return first_error(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return group.exceptions[0]
+
+
+def call_key(lang: str, file_id: str | None, strategy: str, hint: str, text: str) -> str:
+    """Identifies one upstream call by exactly what it sends (stable across restarts)."""
+    raw = "\x1f".join([lang, file_id or "", strategy, hint, text])
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _memory_qa(index: int, source: str, target: str) -> qa.SegmentQA:
+    return qa.segment_report(
+        index,
+        source=source,
+        target=target,
+        placeholders=qa.PlaceholderQA(),
+        glossary=qa.GlossaryQA(),
+        extra_codes=[qa.QaCode.memory_hit],
+    )

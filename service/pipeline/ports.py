@@ -1,0 +1,246 @@
+"""What the pipeline needs from the outside world, as protocols; adapters live elsewhere.
+
+SQL adapters are in `service.store`, the Kafka ones in `service.kafka`, the translator is
+`service.zai.ZaiClient`; `tests/unit/pipeline/fakes.py` has in-memory ones. Every store method
+raises `service.errors.StoreUnavailable` when the database does not answer, and nothing else
+for that case, so the core can pause and retry without knowing any driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from service.glossary.model import GlossaryDocument
+from service.l10n.compliance import Policy
+from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.fairness import Candidate
+from service.pipeline.outcomes import OutboundEvent, Outcome
+from service.pipeline.states import JobState, TargetState
+from service.zai import FileObject, PendingTask, TranslateRequest, Translation
+
+# --- jobs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target language of a job as stored: its state, outcome and known async ids."""
+
+    lang: str
+    state: TargetState
+    outcome: dict[str, Any] | None = None
+    async_ids: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job this worker holds a lease on, with everything needed to run it."""
+
+    id: str
+    tenant_id: str
+    request_id: str
+    request: TranslationRequestV1
+    created_at: datetime
+    attempts: int
+    glossary_id: str | None
+    glossary_version: int | None
+    targets: Sequence[Target]
+
+    @property
+    def pending(self) -> list[str]:
+        return [t.lang for t in self.targets if t.state is TargetState.pending]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A valid request read from the requests topic, and where it was read."""
+
+    request: TranslationRequestV1
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a batch became: new jobs, and duplicates (whose stored events were re-sent when
+    the job had finished)."""
+
+    created: int = 0
+    duplicates: int = 0
+    republished: int = 0
+
+
+class JobStore(Protocol):
+    async def accept(
+        self,
+        arrivals: Sequence[Arrival],
+        dead_letters: Sequence[OutboundEvent],
+        results_topic: str,
+    ) -> Accepted:
+        """In one transaction: a job per new (tenant, request_id), pinned to the glossary version
+        current now; the dead letters; for a duplicate of a finished job, its stored events."""
+        ...
+
+    async def backlog(self) -> int:
+        """Jobs accepted and not done, across all workers."""
+        ...
+
+    async def candidates(self, limit: int) -> list[Candidate]:
+        """Claimable jobs, oldest first: queued, or running with an expired lease."""
+        ...
+
+    async def claim(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> list[ClaimedJob]:
+        """Claim these jobs in one statement; returns those this owner won."""
+        ...
+
+    async def renew(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
+        """Extend the leases; returns the ids this owner still holds."""
+        ...
+
+    async def release(self, job_ids: Sequence[str], owner: str) -> None:
+        """Hand jobs back (shutdown): queued again for any worker."""
+        ...
+
+    async def save_async_id(self, job_id: str, lang: str, call_key: str, async_id: str) -> None:
+        """Remember an upstream task before polling it, so a restart resumes the poll."""
+        ...
+
+    async def finish_target(self, job_id: str, lang: str, outcome: Outcome) -> None:
+        """Store one language's outcome ahead of the job's completion."""
+        ...
+
+    async def complete(
+        self, job_id: str, owner: str, outcomes: Mapping[str, Outcome], topic: str
+    ) -> bool:
+        """In one transaction: the fresh outcomes, every language's event in the outbox, the job
+        done. False (and nothing written) if `owner` no longer holds the job."""
+        ...
+
+
+# --- memory, tenants, glossaries -----------------------------------------------------------
+
+
+class Memory(Protocol):
+    async def recall(self, keys: Sequence[str]) -> dict[str, str]:
+        """Stored translations of these keys (missing keys are absent)."""
+        ...
+
+    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+        """Store new entries; keys that exist already are kept as they are."""
+        ...
+
+
+class Translator(Protocol):
+    """One upstream account: Z.ai's agent and file API (ZaiClient implements it)."""
+
+    @property
+    def key_fingerprint(self) -> str: ...
+
+    async def submit(self, request: TranslateRequest) -> Translation | PendingTask: ...
+
+    async def poll(self, async_id: str) -> Translation: ...
+
+    async def upload_file(
+        self, filename: str, content: bytes, *, purpose: str = ...
+    ) -> FileObject: ...
+
+    async def delete_file(self, file_id: str) -> bool: ...
+
+
+class Tenants(Protocol):
+    async def translator(self, tenant_id: str) -> Translator:
+        """The upstream account the tenant uses; raises CredentialInvalid if unusable."""
+        ...
+
+    async def policy(self, tenant_id: str) -> Policy | None:
+        """The tenant's glossary QA policy, None when it has not set one."""
+        ...
+
+
+@dataclass(frozen=True)
+class GlossaryPin:
+    """The glossary version a job is pinned to."""
+
+    glossary_id: str
+    version: int
+    version_id: int
+    content_hash: str
+    source_lang: str
+
+
+class Glossaries(Protocol):
+    async def pinned(self, glossary_id: str, version: int) -> GlossaryPin | None:
+        """The pinned version, or None if it no longer exists."""
+        ...
+
+    async def document(self, pin: GlossaryPin) -> GlossaryDocument: ...
+
+
+@dataclass(frozen=True)
+class PairKey:
+    """One compiled glossary file: per upstream account, version and language pair."""
+
+    account: str
+    version_id: int
+    source_lang: str
+    target_lang: str
+
+
+DocLoader = Callable[[], Awaitable[GlossaryDocument]]
+
+
+class GlossaryFiles(Protocol):
+    """The upload cache: one upload per (account, version, pair), its file id reused."""
+
+    async def ensure(self, api: Translator, key: PairKey, load: DocLoader) -> str | None:
+        """The file id for `key`, uploading first if needed; None if the pair has no terms."""
+        ...
+
+    async def invalidate(self, key: PairKey, file_id: str) -> None:
+        """Z.ai forgot `file_id`: the next `ensure` uploads again."""
+        ...
+
+
+# --- outbox --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An outbox row claimed for sending; its headers were fixed when it was written."""
+
+    id: int
+    topic: str
+    key: str | None
+    payload: Mapping[str, Any]
+    headers: Mapping[str, str]
+
+
+class Outbox(Protocol):
+    async def claim(self, relay: str, limit: int) -> list[PendingEvent]:
+        """Unsent rows in id order, claimed for `relay` (exclusive across relays)."""
+        ...
+
+    async def mark_sent(self, ids: Sequence[int]) -> None: ...
+
+
+__all__ = [
+    "Accepted",
+    "Arrival",
+    "ClaimedJob",
+    "DocLoader",
+    "Glossaries",
+    "GlossaryFiles",
+    "GlossaryPin",
+    "JobState",
+    "JobStore",
+    "Memory",
+    "Outbox",
+    "PairKey",
+    "PendingEvent",
+    "Target",
+    "Tenants",
+    "Translator",
+]
