@@ -145,6 +145,20 @@ class LocalPostgres:
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def pause(self) -> None:
+        """Stop the server but keep its data dir (an outage drill); resume() restarts it."""
+        if self.external:
+            raise RuntimeError("an external database cannot be paused")
+        pg_ctl = str(find_bindir() / "pg_ctl")
+        # Fast mode: clients are disconnected at once, as when a database server goes away.
+        _run([pg_ctl, "-D", str(self.data_dir / "data"), "stop", "-m", "fast", "-w"], self.data_dir)
+
+    def resume(self, timeout: float = 60.0) -> None:
+        """Start the paused cluster again: same data, same port (it is in postgresql.conf)."""
+        if self.external:
+            raise RuntimeError("an external database cannot be resumed")
+        _pg_start(find_bindir(), self.data_dir, timeout)
+
 
 def _initdb(bindir: Path, base: Path) -> None:
     pgdata = base / "data"

@@ -16,20 +16,20 @@ Translation units: every message (the top level or a branch) holding non-blank t
 messages' branches are units of their own.
 
 Plural categories (documented choice): a rebuilt `plural` / `selectordinal` carries exactly the
-CLDR categories of the target language (Babel's data), plus every `=N` branch of the source.
+CLDR cardinal / ordinal categories of the target language, from `service.l10n.plurals` (the
+same map and language-code rules as the file formats), plus every `=N` branch of the source.
 A category the source lacks (Polish `few`, `many`) is filled with the translation of the
 source's `other` branch and listed in `Rebuilt.filled`, for review; source categories the
 target does not use (English `one` in Japanese) are dropped and listed in `Rebuilt.dropped`.
+A language without CLDR rules (`IPA`) keeps the source's branches as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError
-
+from service.l10n import plurals
 from service.l10n.protect import Keep, Placeholder
 
 
@@ -69,7 +69,6 @@ Part = Text | Arg | Hash | Choice
 Message = tuple[Part, ...]
 
 CHOICE_KINDS = frozenset(["plural", "selectordinal", "select"])
-CLDR_ORDER = ("zero", "one", "two", "few", "many", "other")
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -375,25 +374,22 @@ class _Builder:
         branches = [(key, self.message(msg)) for key, msg in choice.branches]
         if choice.kind == "select":
             return Choice(choice.name, choice.kind, tuple(branches), choice.offset)
-        categories = plural_categories(self.lang, ordinal=choice.kind == "selectordinal")
-        if categories is None:
+        ordinal = choice.kind == "selectordinal"
+        if plurals.categories(self.lang, ordinal=ordinal) is None:
             return Choice(choice.name, choice.kind, tuple(branches), choice.offset)
-        fitted = self._fit(choice.name, branches, categories)
+        fitted = self._fit(choice.name, branches, ordinal)
         return Choice(choice.name, choice.kind, fitted, choice.offset)
 
     def _fit(
-        self, name: str, branches: list[tuple[str, Message]], categories: tuple[str, ...]
+        self, name: str, branches: list[tuple[str, Message]], ordinal: bool
     ) -> tuple[tuple[str, Message], ...]:
-        by_key = dict(branches)
+        """`=N` branches first, then the target's categories (the same re-cut as the files)."""
         exact = [(key, msg) for key, msg in branches if key.startswith("=")]
-        fitted: list[tuple[str, Message]] = []
-        for category in categories:
-            if category not in by_key:
-                self.result.filled.append(f"{name}:{category}")
-            fitted.append((category, by_key.get(category, by_key["other"])))
-        dropped = [key for key, _ in branches if not key.startswith("=") and key not in categories]
-        self.result.dropped += [f"{name}:{key}" for key in dropped]
-        return tuple(exact + fitted)
+        keyed = {key: msg for key, msg in branches if not key.startswith("=")}
+        fitted = plurals.reshape(keyed, self.lang, ordinal=ordinal)
+        self.result.filled += [f"{name}:{key}" for key in fitted if key not in keyed]
+        self.result.dropped += [f"{name}:{key}" for key in keyed if key not in fitted]
+        return tuple(exact + list(fitted.items()))
 
 
 def _merge(parts: Iterator[Part]) -> Iterator[Part]:
@@ -409,27 +405,3 @@ def _merge(parts: Iterator[Part]) -> Iterator[Part]:
         yield part
     if pending:
         yield Text("".join(pending))
-
-
-# --- CLDR plural categories ------------------------------------------------------------------
-
-#: Z.ai language codes whose Babel locale is not the code with "-" → "_".
-_BABEL_LOCALES = {
-    "zh-CN": "zh_Hans_CN",
-    "zh-TW": "zh_Hant_TW",
-    "wyw": "zh_Hant",  # Classical Chinese: no plural forms, like Chinese
-    "no": "nb",
-    "Pinyin": "zh",  # romanised Chinese keeps Chinese grammar
-}
-
-
-@lru_cache(maxsize=128)
-def plural_categories(lang: str, *, ordinal: bool = False) -> tuple[str, ...] | None:
-    """CLDR plural (or ordinal) categories of a Z.ai language, in CLDR order, `other` included;
-    None where it is not a language with rules (IPA): callers keep the source's branches."""
-    try:
-        locale = Locale.parse(_BABEL_LOCALES.get(lang, lang.replace("-", "_")))
-    except (UnknownLocaleError, ValueError):
-        return None
-    tags = (locale.ordinal_form if ordinal else locale.plural_form).tags | {"other"}
-    return tuple(c for c in CLDR_ORDER if c in tags)

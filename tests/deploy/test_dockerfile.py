@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 
@@ -146,3 +147,81 @@ def test_installs_the_package_with_the_pinned_constraints() -> None:
     build = " ".join(a for k, a in stages()[0] if k == "RUN")
     assert "-c constraints.txt" in build
     assert "-e " not in build  # a real install, not an editable one
+
+
+# Dev tooling: a Kafka broker from Maven jars, a private PostgreSQL, and the demo built on them.
+DEV_ONLY = ("service/devstack", "service/demo.py")
+
+
+def shell_commands(run: str) -> list[list[str]]:
+    """A RUN line's commands, split on `&&` (the Dockerfile chains with nothing else)."""
+    commands: list[list[str]] = [[]]
+    for word in shlex.split(run):
+        if word == "&&":
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return [c for c in commands if c]
+
+
+def test_dev_tooling_is_deleted_before_the_package_is_installed() -> None:
+    for path in DEV_ONLY:
+        assert (ROOT / path).exists(), f"{path} moved: update the Dockerfile's rm and DEV_ONLY"
+    build = stages()[0]
+    (copy_at,) = [
+        i for i, (k, a) in enumerate(build) if k == "COPY" and shlex.split(a)[:-1] == ["service"]
+    ]
+    # Every command after the source arrives, in order, across RUN instructions.
+    commands = [c for k, a in build[copy_at + 1 :] if k == "RUN" for c in shell_commands(a)]
+    (install_at,) = [
+        i for i, c in enumerate(commands) if c[0].endswith("pip") and c[1:2] == ["install"]
+    ]
+    removed = {
+        w.removeprefix("./").rstrip("/")
+        for c in commands[:install_at]
+        if c[0] == "rm"
+        for w in c[1:]
+        if not w.startswith("-")
+    }
+    assert set(DEV_ONLY) <= removed, "the wheel the image installs would carry dev tooling"
+
+
+def test_final_stage_gets_the_package_only_through_the_build_stages_virtualenv() -> None:
+    final = stages()[-1]
+    for kind, rest in final:
+        if kind != "COPY":
+            continue
+        words = [w for w in shlex.split(rest) if not w.startswith("--")]
+        if "--from=build" in rest:
+            assert words[:-1] == ["/opt/venv"], rest
+        else:
+            assert not any(w.startswith("service") for w in words[:-1]), rest
+
+
+def test_the_package_imports_dev_tooling_only_inside_functions() -> None:
+    """What lets the image drop them: `zai-l10n demo` imports service.demo when it runs."""
+    dev_modules = ("service.devstack", "service.demo")
+    offenders = []
+    for path in sorted((ROOT / "service").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(DEV_ONLY):
+            continue
+        tree = ast.parse(path.read_text(), filename=rel)
+        imports = {n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)}
+        in_functions = {
+            n
+            for f in ast.walk(tree)
+            if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+            for n in ast.walk(f)
+            if isinstance(n, ast.Import | ast.ImportFrom)
+        }
+        # Module and class bodies run at import time; function bodies only when called.
+        top_level = sorted(imports - in_functions, key=lambda n: n.lineno)
+        for node in top_level:
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                names = [a.name for a in node.names]
+            if any(n == m or n.startswith(m + ".") for n in names for m in dev_modules):
+                offenders.append(f"{rel}:{node.lineno}")
+    assert not offenders, offenders

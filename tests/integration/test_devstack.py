@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from service.devstack import kafka as devkafka
 from service.devstack import postgres as devpg
@@ -128,3 +129,27 @@ async def test_postgres_version_and_table(database_url: str) -> None:
             await conn.execute(text(f"drop table {table}"))
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgres_pause_and_resume_keep_data_and_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # a private cluster, never a shared one
+    pg = devpg.start_postgres()
+    try:
+        engine = create_async_engine(pg.url, poolclass=NullPool)
+        async with engine.begin() as conn:
+            await conn.execute(text("create table kept (body text)"))
+            await conn.execute(text("insert into kept values ('a')"))
+        pg.pause()
+        with pytest.raises(OSError):  # nothing listens on the port while paused
+            async with engine.connect() as conn:
+                await conn.execute(text("select 1"))
+        pg.resume()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("select body from kept"))).scalar_one() == "a"
+        await engine.dispose()
+    finally:
+        pg.stop()
+    assert not pg.data_dir.exists()

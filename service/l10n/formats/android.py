@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping
 
 from lxml import etree
 
-from service.l10n.formats import plurals, xmlsafe
+from service.l10n import plurals
+from service.l10n.formats import xmlsafe
 from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
 
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)

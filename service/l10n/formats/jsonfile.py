@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from service.l10n.formats import plurals
+from service.l10n import plurals
 from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
 from service.l10n.formats.tree import (
     Path,

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 
 import polib
 
-from service.l10n.formats import plurals
+from service.l10n import plurals
 from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
 
 _CHARSET = re.compile(rb"charset=([A-Za-z0-9_.:-]+)")

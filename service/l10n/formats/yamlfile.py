@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from service.l10n.formats import plurals
+from service.l10n import plurals
 from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
 from service.l10n.formats.tree import (
     check_container,

@@ -13,7 +13,7 @@ import pytest
 
 from service.glossary.compile import term_pairs
 from service.glossary.model import GlossaryDocument
-from service.l10n import icu
+from service.l10n import icu, plurals
 from service.l10n.compliance import Decision, Policy
 from service.l10n.packing import calls_saved, pack, unpack
 from service.l10n.qa import QaCode, build_report
@@ -114,7 +114,7 @@ def assert_protected_content_kept(row: Row, text: str, lang: str) -> None:
     assert choice_names(rebuilt) == choice_names(segment_plan.message)
     for choice in choices(rebuilt):
         keys = [key for key, _ in choice.branches if not key.startswith("=")]
-        expected = icu.plural_categories(lang, ordinal=choice.kind == "selectordinal")
+        expected = plurals.categories(lang, ordinal=choice.kind == "selectordinal")
         if choice.kind != "select" and expected is not None:
             assert tuple(keys) == expected, row.id
 

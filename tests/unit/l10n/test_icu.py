@@ -197,31 +197,6 @@ def test_rebuild_needs_one_translation_per_unit() -> None:
         icu.rebuild(icu.parse(PLURAL), [], "de")
 
 
-@pytest.mark.parametrize(
-    ("lang", "categories"),
-    [
-        ("en", ("one", "other")),
-        ("pl", ("one", "few", "many", "other")),
-        ("ar", ("zero", "one", "two", "few", "many", "other")),
-        ("ja", ("other",)),
-        ("zh-CN", ("other",)),
-        ("zh-TW", ("other",)),
-        ("no", ("one", "other")),
-        ("en-GB", ("one", "other")),
-        ("wyw", ("other",)),
-        ("Pinyin", ("other",)),
-        ("IPA", None),
-    ],
-)
-def test_plural_categories(lang: str, categories: tuple[str, ...] | None) -> None:
-    assert icu.plural_categories(lang) == categories
-
-
-def test_ordinal_categories() -> None:
-    assert icu.plural_categories("en", ordinal=True) == ("one", "two", "few", "other")
-    assert icu.plural_categories("de", ordinal=True) == ("other",)
-
-
 def test_an_apostrophe_ending_a_branch_is_doubled() -> None:
     source = "{n, plural, other {# for ''{q}''}}"
     tree = icu.parse(source)

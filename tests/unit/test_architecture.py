@@ -1,0 +1,63 @@
+"""Structural rules for the code under service/, checked statically with `ast`."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SERVICE = Path(__file__).resolve().parents[2] / "service"
+# Alembic revisions are generated, append-only history: their length is not ours to shape.
+EXCLUDED = ("store/migrations",)
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(root: Path = SERVICE, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """`path:line name (N lines)` for every def (nested and methods too) spanning over `limit`."""
+    found: list[tuple[str, int, str]] = []
+    for path in sorted(root.rglob("*.py")):
+        inside = path.relative_to(root).as_posix()
+        if any(inside.startswith(excluded + "/") for excluded in EXCLUDED):
+            continue
+        rel = path.relative_to(root.parent).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(), filename=rel)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            # From the `def` line (decorators not counted) to the body's last line.
+            assert node.end_lineno is not None
+            lines = node.end_lineno - node.lineno + 1
+            if lines > limit:
+                found.append((rel, node.lineno, f"{node.name} ({lines} lines)"))
+    return [f"{rel}:{line} {what}" for rel, line, what in sorted(found)]
+
+
+def test_no_function_in_service_is_longer_than_60_lines() -> None:
+    # No exemptions: a long function is split, not listed here.
+    offenders = long_functions()
+    assert not offenders, "functions over 60 lines:\n" + "\n".join(offenders)
+
+
+def _def(name: str, lines: int, indent: str = "", prefix: str = "def") -> str:
+    body = "".join(f"{indent}    x{i} = {i}\n" for i in range(lines - 1))
+    return f"{indent}{prefix} {name}() -> None:\n{body}"
+
+
+def test_the_check_sees_every_kind_of_def_and_skips_migrations(tmp_path: Path) -> None:
+    root = tmp_path / "service"
+    (root / "store" / "migrations" / "versions").mkdir(parents=True)
+    (root / "store" / "migrations" / "versions" / "0001.py").write_text(_def("upgrade", 99))
+    (root / "ok.py").write_text("@decorator\n" * 5 + _def("exactly_60", 60))
+    (root / "mod.py").write_text(
+        _def("plain", 61)
+        + _def("coro", 62, prefix="async def")
+        + "class C:\n"
+        + _def("method", 63, indent="    ")
+        + "def outer() -> None:\n"
+        + _def("inner", 64, indent="    ")
+    )
+    assert long_functions(root) == [
+        "service/mod.py:1 plain (61 lines)",
+        "service/mod.py:62 coro (62 lines)",
+        "service/mod.py:125 method (63 lines)",
+        "service/mod.py:188 outer (65 lines)",
+        "service/mod.py:189 inner (64 lines)",
+    ]
