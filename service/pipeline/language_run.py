@@ -346,23 +346,34 @@ class _BatchRun:
     gate: asyncio.Semaphore
     out: list[str] = field(init=False)
     notes: dict[int, list[qa.QaCode]] = field(default_factory=lambda: defaultdict(list))
+    failed: bool = False
 
     def __post_init__(self) -> None:
         self.out = [""] * len(self.flat)
 
     async def run_batch(self, batch: Batch) -> None:
         async with self.gate:
-            if batch.packed:
-                reply = await self.run.call(batch.text, self._suggestion(batch.indices, True))
-                parts = unpack(reply, batch)
-                if parts is not None:
-                    for k, part in zip(batch.indices, parts, strict=True):
-                        self.out[k] = part
-                    return
-                for k in batch.indices:  # markers lost: one call per text instead
-                    self.notes[self.flat[k][0]].append(qa.QaCode.packing_failed)
-            for k in batch.indices:
-                self.out[k] = await self.run.chunked(self.flat[k][1], self._suggestion([k], False))
+            if self.failed:  # a sibling failed while this one waited for its turn
+                return
+            try:
+                await self._translate(batch)
+            except BaseException:
+                # Flagged before the gate opens, so no waiting sibling starts a call.
+                self.failed = True
+                raise
+
+    async def _translate(self, batch: Batch) -> None:
+        if batch.packed:
+            reply = await self.run.call(batch.text, self._suggestion(batch.indices, True))
+            parts = unpack(reply, batch)
+            if parts is not None:
+                for k, part in zip(batch.indices, parts, strict=True):
+                    self.out[k] = part
+                return
+            for k in batch.indices:  # markers lost: one call per text instead
+                self.notes[self.flat[k][0]].append(qa.QaCode.packing_failed)
+        for k in batch.indices:
+            self.out[k] = await self.run.chunked(self.flat[k][1], self._suggestion([k], False))
 
     def _suggestion(self, indices: Sequence[int], packed: bool) -> str:
         segs = list(dict.fromkeys(self.flat[k][0] for k in indices))

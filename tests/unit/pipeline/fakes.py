@@ -1,0 +1,442 @@
+"""In-memory fakes of the pipeline's ports, and a scripted Z.ai over httpx.MockTransport.
+
+They implement the real protocols (mypy checks that where they are wired) and record what
+happened, so tests assert on behaviour: calls per language, saved async ids, outbox events.
+A fake store can be taken "down": every call then raises StoreUnavailable, as the SQL adapters
+do when the database does not answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from service.errors import CredentialInvalid, StoreUnavailable
+from service.glossary.model import GlossaryDocument
+from service.l10n.compliance import Policy
+from service.metrics import Metrics
+from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.durable import Durable
+from service.pipeline.fairness import Candidate
+from service.pipeline.language_run import RunConfig, RunDeps
+from service.pipeline.outcomes import Outcome, OutboundEvent, outcome_event, state_of
+from service.pipeline.ports import (
+    Accepted,
+    Arrival,
+    ClaimedJob,
+    DocLoader,
+    GlossaryPin,
+    PairKey,
+    Target,
+    Translator,
+)
+from service.pipeline.states import JobState, TargetState
+from service.sim.translate import fake_translate
+from service.zai import ZaiClient
+from service.zai.retry import RetryPolicy
+
+AGENTS = "https://zai.test/api/v1"
+FILES = "https://zai.test/api/paas/v4"
+
+
+class Outage:
+    """Shared switch: while `down`, every fake store call fails like an unreachable database."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.refused = 0
+
+    def check(self) -> None:
+        if self.down:
+            self.refused += 1
+            raise StoreUnavailable("ConnectionRefusedError: fake database is down")
+
+
+@dataclass
+class _Job:
+    id: str
+    request: TranslationRequestV1
+    state: JobState = JobState.queued
+    owner: str | None = None
+    lease_until: datetime | None = None
+    attempts: int = 0
+    glossary: tuple[str, int] | None = None
+    targets: dict[str, Target] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class FakeJobStore:
+    def __init__(self, outage: Outage | None = None) -> None:
+        self.outage = outage or Outage()
+        self.jobs: dict[str, _Job] = {}
+        self.outbox: list[OutboundEvent] = []
+        self.saved_async_ids: list[tuple[str, str, str]] = []
+        self.glossary_for: dict[str, tuple[str, int]] = {}  # tenant -> pinned at accept
+
+    def add(self, request: TranslationRequestV1, **fields: Any) -> str:
+        job = _Job(str(uuid.uuid4()), request, **fields)
+        job.glossary = job.glossary or self.glossary_for.get(request.tenant_id)
+        job.targets = {
+            lang: Target(lang, TargetState.pending) for lang in request.target_langs
+        } | job.targets
+        self.jobs[job.id] = job
+        return job.id
+
+    def by_request(self, request_id: str) -> _Job:
+        return next(j for j in self.jobs.values() if j.request.request_id == request_id)
+
+    async def accept(
+        self, arrivals: Sequence[Arrival], dead_letters: Sequence[OutboundEvent], results_topic: str
+    ) -> Accepted:
+        self.outage.check()
+        self.outbox.extend(dead_letters)
+        created = duplicates = 0
+        for a in arrivals:
+            if any(j.request.request_id == a.request.request_id for j in self.jobs.values()):
+                duplicates += 1
+            else:
+                self.add(a.request)
+                created += 1
+        return Accepted(created, duplicates)
+
+    async def backlog(self) -> int:
+        self.outage.check()
+        return sum(j.state is not JobState.done for j in self.jobs.values())
+
+    async def candidates(self, limit: int) -> list[Candidate]:
+        self.outage.check()
+        now = datetime.now(UTC)
+        free = [j for j in self.jobs.values() if self._claimable(j, now)]
+        return [Candidate(j.id, j.request.tenant_id) for j in free[:limit]]
+
+    async def claim(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> list[ClaimedJob]:
+        self.outage.check()
+        now, won = datetime.now(UTC), []
+        for job_id in job_ids:
+            job = self.jobs[job_id]
+            if self._claimable(job, now):
+                job.state, job.owner, job.lease_until = JobState.running, owner, now + lease
+                job.attempts += 1
+                won.append(self._claimed(job))
+        return won
+
+    async def renew(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
+        self.outage.check()
+        held = {i for i in job_ids if self._held(self.jobs[i], owner)}
+        for i in held:
+            self.jobs[i].lease_until = datetime.now(UTC) + lease
+        return held
+
+    async def release(self, job_ids: Sequence[str], owner: str) -> None:
+        self.outage.check()
+        for i in job_ids:
+            if self._held(self.jobs[i], owner):
+                self.jobs[i].state, self.jobs[i].owner = JobState.queued, None
+
+    async def save_async_id(self, job_id: str, lang: str, call_key: str, async_id: str) -> None:
+        self.outage.check()
+        self.saved_async_ids.append((job_id, lang, async_id))
+        t = self.jobs[job_id].targets[lang]
+        self.jobs[job_id].targets[lang] = Target(
+            lang, t.state, t.outcome, {**t.async_ids, call_key: async_id}
+        )
+
+    async def finish_target(self, job_id: str, lang: str, outcome: Outcome) -> None:
+        self.outage.check()
+        self._set(self.jobs[job_id], lang, outcome)
+
+    async def complete(
+        self, job_id: str, owner: str, outcomes: Mapping[str, Outcome], topic: str
+    ) -> bool:
+        self.outage.check()
+        job = self.jobs[job_id]
+        if not self._held(job, owner):
+            return False
+        for lang, outcome in outcomes.items():
+            if job.targets[lang].state is TargetState.pending:
+                self._set(job, lang, outcome)
+        for t in job.targets.values():
+            assert t.outcome is not None
+            self.outbox.append(
+                outcome_event(
+                    t.outcome,
+                    topic=topic,
+                    tenant_id=job.request.tenant_id,
+                    request_id=job.request.request_id,
+                )
+            )
+        job.state, job.owner = JobState.done, None
+        return True
+
+    def outcomes(self, request_id: str) -> dict[str, dict[str, Any]]:
+        job = self.by_request(request_id)
+        return {lang: t.outcome for lang, t in job.targets.items() if t.outcome is not None}
+
+    @staticmethod
+    def _set(job: _Job, lang: str, outcome: Outcome) -> None:
+        old = job.targets[lang]
+        body = outcome.model_dump(mode="json")
+        job.targets[lang] = Target(lang, state_of(outcome), body, old.async_ids)
+
+    @staticmethod
+    def _held(job: _Job, owner: str) -> bool:
+        return job.owner == owner and job.state is JobState.running
+
+    @staticmethod
+    def _claimable(job: _Job, now: datetime) -> bool:
+        expired = job.lease_until is not None and job.lease_until < now
+        return job.state is JobState.queued or (job.state is JobState.running and expired)
+
+    @staticmethod
+    def _claimed(job: _Job) -> ClaimedJob:
+        return ClaimedJob(
+            id=job.id,
+            tenant_id=job.request.tenant_id,
+            request_id=job.request.request_id,
+            request=job.request,
+            created_at=job.created_at,
+            attempts=job.attempts,
+            glossary_id=job.glossary[0] if job.glossary else None,
+            glossary_version=job.glossary[1] if job.glossary else None,
+            targets=sorted(job.targets.values(), key=lambda t: t.lang),
+        )
+
+
+class FakeMemory:
+    def __init__(self, outage: Outage | None = None) -> None:
+        self.outage = outage or Outage()
+        self.entries: dict[str, str] = {}
+        self.remembered: list[str] = []
+
+    async def recall(self, keys: Sequence[str]) -> dict[str, str]:
+        self.outage.check()
+        return {k: self.entries[k] for k in keys if k in self.entries}
+
+    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+        self.outage.check()
+        for k, v in entries.items():
+            self.entries.setdefault(k, v)
+            self.remembered.append(k)
+
+
+class FakeTenants:
+    def __init__(self, translator: Translator, outage: Outage | None = None) -> None:
+        self.outage = outage or Outage()
+        self.default = translator
+        self.corrupt: set[str] = set()
+        self.policies: dict[str, Policy] = {}
+
+    async def translator(self, tenant_id: str) -> Translator:
+        self.outage.check()
+        if tenant_id in self.corrupt:
+            raise CredentialInvalid("the tenant's stored Z.ai key cannot be decrypted")
+        return self.default
+
+    async def policy(self, tenant_id: str) -> Policy | None:
+        self.outage.check()
+        return self.policies.get(tenant_id)
+
+
+class FakeGlossaries:
+    def __init__(self) -> None:
+        self.pins: dict[tuple[str, int], GlossaryPin] = {}
+        self.docs: dict[int, GlossaryDocument] = {}
+
+    def add(self, glossary_id: str, version: int, doc: GlossaryDocument) -> GlossaryPin:
+        pin = GlossaryPin(glossary_id, version, len(self.docs) + 1, f"h{version}", doc.source_lang)
+        self.pins[(glossary_id, version)] = pin
+        self.docs[pin.version_id] = doc
+        return pin
+
+    async def pinned(self, glossary_id: str, version: int) -> GlossaryPin | None:
+        return self.pins.get((glossary_id, version))
+
+    async def document(self, pin: GlossaryPin) -> GlossaryDocument:
+        return self.docs[pin.version_id]
+
+
+class FakeGlossaryFiles:
+    """Uploads through the translator (so the scripted Z.ai sees them) and caches the id."""
+
+    def __init__(self) -> None:
+        self.ids: dict[PairKey, str] = {}
+        self.uploads = 0
+        self.invalidated: list[str] = []
+
+    async def ensure(self, api: Translator, key: PairKey, load: DocLoader) -> str | None:
+        if key not in self.ids:
+            doc = await load()
+            self.ids[key] = (await api.upload_file("g.txt", repr(doc).encode())).id
+            self.uploads += 1
+        return self.ids[key]
+
+    async def invalidate(self, key: PairKey, file_id: str) -> None:
+        if self.ids.get(key) == file_id:
+            del self.ids[key]
+            self.invalidated.append(file_id)
+
+
+# --- a scripted Z.ai ----------------------------------------------------------------------
+
+
+Fault = Callable[[dict[str, Any]], httpx.Response | None]
+
+
+@dataclass
+class ScriptedZai:
+    """Translates like the simulator (`[de] text`); faults are scripted per target language.
+
+    `faults[lang]` is consumed one entry per agent call of that language (None = answer
+    normally); `latency` seconds of real sleep per call let siblings be in flight together.
+    """
+
+    latency: float = 0.0
+    faults: dict[str, list[httpx.Response | None]] = field(default_factory=dict)
+    async_mode: bool = False
+    unknown_files: set[str] = field(default_factory=set)  # file ids Z.ai "forgot"
+    calls: list[tuple[float, str, str]] = field(default_factory=list)  # (time, lang, text)
+    polls: int = 0
+    uploads: int = 0
+    failed_at: dict[str, float] = field(default_factory=dict)  # first fault served, per language
+    _tasks: dict[str, str] = field(default_factory=dict)
+
+    def calls_for(self, lang: str) -> list[str]:
+        return [text for _, code, text in self.calls if code == lang]
+
+    async def handler(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path.endswith("/files") and request.method == "POST":
+            self.uploads += 1
+            return httpx.Response(200, json={"id": f"file-{self.uploads}", "bytes": 1})
+        if path.endswith("/agents/async-result"):
+            self.polls += 1
+            body = json.loads(request.content)
+            return _translation(self._tasks[body["async_id"]])
+        body = json.loads(request.content)
+        return await self._agents(body)
+
+    async def _agents(self, body: dict[str, Any]) -> httpx.Response:
+        variables = body["custom_variables"]
+        lang, text = variables["target_lang"], body["messages"][0]["content"][0]["text"]
+        self.calls.append((time.monotonic(), lang, text))
+        script = self.faults.get(lang)
+        fault = script.pop(0) if script else None
+        if fault is not None:  # a fault answers at once; good replies take `latency`
+            self.failed_at.setdefault(lang, time.monotonic())
+            return fault
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if variables.get("glossary") in self.unknown_files:
+            return httpx.Response(400, json={"error": {"code": "1214", "message": "file not found"}})
+        translated = fake_translate(text, lang)
+        if self.async_mode:
+            task = f"task-{len(self._tasks) + 1}"
+            self._tasks[task] = translated
+            return httpx.Response(
+                200,
+                json={"status": "pending", "agent_id": "general_translation", "async_id": task},
+            )
+        return _translation(translated)
+
+    def client(self) -> ZaiClient:
+        async def no_sleep(_: float) -> None:
+            await asyncio.sleep(0)
+
+        return ZaiClient(
+            "k3y.s3cret",
+            agents_base_url=AGENTS,
+            files_base_url=FILES,
+            retry=RetryPolicy(max_retries=1, base=0.001, max=0.001),
+            transport=httpx.MockTransport(self.handler),
+            sleep=no_sleep,
+            poll_initial=0.001,
+        )
+
+
+def _translation(text: str) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json={
+            "status": "success",
+            "choices": [
+                {
+                    "finish_reason": "stop",
+                    "messages": [{"role": "assistant", "content": {"type": "text", "text": text}}],
+                }
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+        },
+    )
+
+
+def zai_error(status: int, code: str, message: str = "nope") -> httpx.Response:
+    return httpx.Response(status, json={"error": {"code": code, "message": message}})
+
+
+@dataclass
+class Rig:
+    """The ports wired together as the composition root does, with fakes."""
+
+    zai: ScriptedZai
+    outage: Outage
+    store: FakeJobStore
+    memory: FakeMemory
+    tenants: FakeTenants
+    glossaries: FakeGlossaries
+    files: FakeGlossaryFiles
+    metrics: Metrics
+    deps: RunDeps
+    waits: list[float] = field(default_factory=list)
+
+
+def rig(zai: ScriptedZai | None = None, **config: Any) -> Rig:
+    zai = zai or ScriptedZai()
+    outage = Outage()
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0.001)
+
+    store, memory = FakeJobStore(outage), FakeMemory(outage)
+    tenants, files, metrics = FakeTenants(zai.client()), FakeGlossaryFiles(), Metrics()
+    deps = RunDeps(
+        store=store,
+        memory=memory,
+        files=files,
+        metrics=metrics,
+        durable=Durable(sleep=sleep),
+        config=RunConfig(**config),
+    )
+    return Rig(zai, outage, store, memory, tenants, FakeGlossaries(), files, metrics, deps, waits)
+
+
+def request(rid: str = "r1", **fields: Any) -> TranslationRequestV1:
+    data: dict[str, Any] = {
+        "request_id": rid,
+        "tenant_id": "acme",
+        "source_lang": "en",
+        "target_langs": ["de"],
+        "text": "Hello",
+    }
+    return TranslationRequestV1.model_validate(data | fields)
+
+
+def segments(n: int, prefix: str = "Line") -> list[dict[str, str]]:
+    return [{"id": f"s{i}", "text": f"{prefix} {i} of the invoice."} for i in range(n)]
+
+
+def grouped(calls: list[tuple[float, str, str]]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for _, lang, _ in calls:
+        out[lang] += 1
+    return dict(out)

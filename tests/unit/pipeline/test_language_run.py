@@ -1,0 +1,140 @@
+"""One (job, language) run against fakes of the ports and a scripted Z.ai over MockTransport:
+packing fallback, QA retry, glossary file re-upload, sibling cancellation, async ids."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from service.glossary.model import GlossaryDocument, GlossaryEntry
+from service.l10n.compliance import Policy
+from service.pipeline.job_context import JobContext
+from service.pipeline.language_run import LanguageRun
+from service.pipeline.ports import ClaimedJob, GlossaryPin, Target
+from service.pipeline.states import TargetState
+from tests.unit.pipeline.fakes import Rig, ScriptedZai, _translation, request, rig, segments, zai_error
+
+
+def job_of(r: Rig, req: Any, pin: GlossaryPin | None = None, **fields: Any) -> ClaimedJob:
+    job_id = r.store.add(req)
+    defaults: dict[str, Any] = {
+        "id": job_id,
+        "tenant_id": req.tenant_id,
+        "request_id": req.request_id,
+        "request": req,
+        "created_at": datetime.now(UTC),
+        "attempts": 1,
+        "glossary_id": pin.glossary_id if pin else None,
+        "glossary_version": pin.version if pin else None,
+        "targets": [Target(lang, TargetState.pending) for lang in req.target_langs],
+    }
+    return ClaimedJob(**(defaults | fields))
+
+
+async def run(r: Rig, job: ClaimedJob, lang: str = "de", pin: GlossaryPin | None = None) -> Any:
+    ctx = JobContext(
+        job=job,
+        translator=r.tenants.default,
+        glossary=pin,
+        policy=Policy.report,
+        glossaries=r.glossaries,
+        durable=r.deps.durable,
+    )
+    outcome = await LanguageRun(ctx, lang, r.deps, r.tenants.default).run()
+    return outcome.model_dump(mode="json")
+
+
+async def test_a_text_is_translated_in_one_call() -> None:
+    r = rig()
+    out = await run(r, job_of(r, request(text="Hello")))
+    assert out["type"] == "translation.completed" and out["text"] == "[de] Hello"
+    assert r.zai.calls_for("de") == ["Hello"] and out["usage"]["upstream_calls"] == 1
+
+
+async def test_packed_reply_without_markers_falls_back_to_one_call_per_segment() -> None:
+    zai = ScriptedZai(faults={"de": [_translation("markers lost")]})
+    r = rig(zai)
+    out = await run(r, job_of(r, request(text=None, segments=segments(3))))
+    assert [s["text"] for s in out["segments"]] == [f"[de] Line {i} of the invoice." for i in range(3)]
+    assert len(zai.calls_for("de")) == 1 + 3  # the packed call, then one per segment
+    assert "packing_failed" in {c for s in out["qa"]["segments"] for c in s["codes"]}
+
+
+async def test_a_dropped_placeholder_is_retried_once_with_a_stricter_instruction() -> None:
+    zai = ScriptedZai(faults={"de": [_translation("[de] Hello")]})  # lost the ⟦0⟧ token
+    r = rig(zai)
+    out = await run(r, job_of(r, request(text="Hello {name}")))
+    assert out["text"] == "[de] Hello {name}"
+    assert len(zai.calls_for("de")) == 2
+
+
+async def test_a_forgotten_glossary_file_is_uploaded_again_and_the_call_repeated() -> None:
+    zai = ScriptedZai(unknown_files={"file-1"})
+    r = rig(zai)
+    doc = GlossaryDocument("en", (GlossaryEntry("invoice", {"de": "Rechnung"}),))
+    pin = r.glossaries.add("g1", 1, doc)
+    out = await run(r, job_of(r, request(text="Your invoice"), pin), pin=pin)
+    assert out["type"] == "translation.completed"
+    assert r.files.invalidated == ["file-1"] and zai.uploads == 2
+    assert len(zai.calls_for("de")) == 2 and out["glossary_version"] == 1
+
+
+async def test_a_failed_call_cancels_its_in_flight_siblings_and_starts_no_more() -> None:
+    zai = ScriptedZai(latency=0.05, faults={"de": [zai_error(400, "1301", "unsafe content")]})
+    r = rig(zai, packing=False, call_concurrency=4)
+    out = await run(r, job_of(r, request(text=None, segments=segments(20))))
+    assert out["type"] == "translation.failed" and out["error_code"] == "zai.content_filtered"
+    # At most the calls already in flight were sent, none after the failure (gather sent all
+    # 20), and none of those in flight completed: they were cancelled.
+    assert 1 <= len(zai.calls_for("de")) <= 4
+    assert r.metrics.upstream_calls.labels("agents", "ok")._value.get() == 0
+
+
+async def test_an_async_id_is_saved_before_polling_and_reused_after_a_restart() -> None:
+    zai = ScriptedZai(async_mode=True)
+    r = rig(zai)
+    job = job_of(r, request(text="Polling works"))
+    first = await run(r, job)
+    assert first["text"] == "[de] Polling works" and len(r.store.saved_async_ids) == 1
+    # A restarted worker sees the saved id on the claimed job and only polls (the memory is
+    # emptied so that the translation must come from Z.ai again).
+    r.memory.entries.clear()
+    (job_id, lang, _) = r.store.saved_async_ids[0]
+    resumed = job_of(r, job.request, id=job_id, targets=[r.store.jobs[job_id].targets[lang]])
+    again = await run(r, resumed)
+    assert again["text"] == first["text"]
+    assert len(zai.calls_for("de")) == 1 and zai.polls == 2
+
+
+async def test_memory_hits_skip_the_call_and_only_clean_results_are_remembered() -> None:
+    r = rig()
+    await run(r, job_of(r, request("a", text="Save changes")))
+    out = await run(r, job_of(r, request("b", text="Save  changes ")))
+    assert out["usage"]["memory_hits"] == 1 and len(r.zai.calls_for("de")) == 1
+
+
+async def test_a_database_outage_during_the_run_waits_and_keeps_the_paid_result() -> None:
+    r = rig()
+
+    async def outage_while_translating(body: dict[str, Any]) -> Any:
+        r.outage.down = True  # the database goes away while Z.ai is answering
+        reply = await original(body)
+
+        async def back() -> None:
+            import asyncio
+
+            await asyncio.sleep(0.05)
+            r.outage.down = False
+
+        import asyncio
+
+        asyncio.get_running_loop().create_task(back())
+        return reply
+
+    original = r.zai._agents
+    r.zai._agents = outage_while_translating  # type: ignore[method-assign]
+    out = await run(r, job_of(r, request(text="Paid for once")))
+    assert out["text"] == "[de] Paid for once"
+    assert len(r.zai.calls_for("de")) == 1  # not translated (and billed) again
+    assert r.outage.refused >= 1 and r.waits  # the memory write waited for the database
+    assert r.memory.entries  # and was written once it was back
