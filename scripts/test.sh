@@ -11,6 +11,8 @@ echo "== ruff"
 .venv/bin/ruff format --check service tests benchmarks
 echo "== mypy"
 .venv/bin/mypy
+echo "== import-linter"
+.venv/bin/lint-imports
 echo "== pytest"
 # pytest exits 5 when it ran no test; with `set -e` that fails the run, as it should.
 .venv/bin/pytest "$@"

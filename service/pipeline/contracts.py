@@ -117,13 +117,20 @@ class TranslatedSegment(BaseModel):
     text: str | None = Field(description="None when the segment failed its checks (see qa)")
 
 
-class TranslationCompletedV1(BaseModel):
-    type: Literal["translation.completed"] = TYPE_COMPLETED
-    event_id: str
+class _OutcomeV1(BaseModel):
+    """What every outcome event (one per request and target language) carries."""
+
+    type: str
+    event_id: str = Field(description="Stable per (tenant, request, language): dedupe on it")
     request_id: str
     tenant_id: str
     source_lang: str
     target_lang: str
+    metadata: dict[str, Any] | None = Field(default=None, description="The request's, echoed")
+
+
+class TranslationCompletedV1(_OutcomeV1):
+    type: Literal["translation.completed"] = TYPE_COMPLETED
     text: str | None = None
     segments: list[TranslatedSegment] | None = None
     file: ResourceFile | None = None
@@ -136,21 +143,14 @@ class TranslationCompletedV1(BaseModel):
     usage: UsageV1
     timings: Timings
     qa: QaReport | None = None
-    metadata: dict[str, Any] | None = None
 
 
-class TranslationFailedV1(BaseModel):
+class TranslationFailedV1(_OutcomeV1):
     type: Literal["translation.failed"] = TYPE_FAILED
-    event_id: str
-    request_id: str
-    tenant_id: str
-    source_lang: str
-    target_lang: str
-    error_code: str
+    error_code: str = Field(description="A FailureCode; docs/events.md lists them all")
     message: str
     retryable: bool
     upstream_code: str | None = None
-    metadata: dict[str, Any] | None = None
 
 
 class DeadLetterV1(BaseModel):

@@ -61,3 +61,26 @@ def test_the_check_sees_every_kind_of_def_and_skips_migrations(tmp_path: Path) -
         "service/mod.py:188 outer (65 lines)",
         "service/mod.py:189 inner (64 lines)",
     ]
+
+
+def gathers(root: Path) -> list[str]:
+    """Calls of `gather` (any module's): it does not cancel the others when one fails."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+                if name == "gather":
+                    found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_the_pipeline_runs_concurrent_work_in_task_groups_not_gather() -> None:
+    # In the pipeline a failure must cancel its siblings (asyncio.TaskGroup); gather would let
+    # them run on, calling Z.ai (and billing) for work that has already failed.
+    assert gathers(SERVICE / "pipeline") == []
+
+
+def test_the_gather_check_finds_a_gather(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("import asyncio\nasync def f():\n    await asyncio.gather()\n")
+    assert len(gathers(tmp_path)) == 1

@@ -28,7 +28,7 @@ from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.durable import Durable
 from service.pipeline.fairness import Candidate
 from service.pipeline.language_run import RunConfig, RunDeps
-from service.pipeline.outcomes import Outcome, OutboundEvent, outcome_event, state_of
+from service.pipeline.outcomes import OutboundEvent, Outcome, outcome_event, state_of
 from service.pipeline.ports import (
     Accepted,
     Arrival,
@@ -336,7 +336,9 @@ class ScriptedZai:
         if self.latency:
             await asyncio.sleep(self.latency)
         if variables.get("glossary") in self.unknown_files:
-            return httpx.Response(400, json={"error": {"code": "1214", "message": "file not found"}})
+            return httpx.Response(
+                400, json={"error": {"code": "1214", "message": "file not found"}}
+            )
         translated = fake_translate(text, lang)
         if self.async_mode:
             task = f"task-{len(self._tasks) + 1}"

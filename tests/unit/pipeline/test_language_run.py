@@ -12,7 +12,15 @@ from service.pipeline.job_context import JobContext
 from service.pipeline.language_run import LanguageRun
 from service.pipeline.ports import ClaimedJob, GlossaryPin, Target
 from service.pipeline.states import TargetState
-from tests.unit.pipeline.fakes import Rig, ScriptedZai, _translation, request, rig, segments, zai_error
+from tests.unit.pipeline.fakes import (
+    Rig,
+    ScriptedZai,
+    _translation,
+    request,
+    rig,
+    segments,
+    zai_error,
+)
 
 
 def job_of(r: Rig, req: Any, pin: GlossaryPin | None = None, **fields: Any) -> ClaimedJob:
@@ -55,7 +63,9 @@ async def test_packed_reply_without_markers_falls_back_to_one_call_per_segment()
     zai = ScriptedZai(faults={"de": [_translation("markers lost")]})
     r = rig(zai)
     out = await run(r, job_of(r, request(text=None, segments=segments(3))))
-    assert [s["text"] for s in out["segments"]] == [f"[de] Line {i} of the invoice." for i in range(3)]
+    assert [s["text"] for s in out["segments"]] == [
+        f"[de] Line {i} of the invoice." for i in range(3)
+    ]
     assert len(zai.calls_for("de")) == 1 + 3  # the packed call, then one per segment
     assert "packing_failed" in {c for s in out["qa"]["segments"] for c in s["codes"]}
 
