@@ -32,6 +32,7 @@ from service.sim.wire import (
     parse_agent_request,
     parse_async_result_request,
     pending_reply,
+    sent_target_lang,
     stream_chunks,
     translate_request,
     translation_reply,
@@ -174,6 +175,9 @@ class SimApp:
     ) -> Response | None:
         state = self.state
         state.counters.calls[route.value] += 1
+        if route is Route.agents:
+            # Counted on arrival like `calls`, so calls that then get a fault are included.
+            state.counters.agents_by_target[sent_target_lang(await request.body())] += 1
         owner, denied = authenticate(state, request.headers.get("authorization"))
         if denied is not None:
             return denied

@@ -69,6 +69,8 @@ class AsyncTask:
 @dataclass
 class Counters:
     calls: Counter[str] = field(default_factory=Counter)
+    # agents calls by the target language they asked for, so tests can tell languages apart
+    agents_by_target: Counter[str] = field(default_factory=Counter)
     by_key: Counter[str] = field(default_factory=Counter)
     status: Counter[str] = field(default_factory=Counter)
     faults_injected: Counter[str] = field(default_factory=Counter)
@@ -149,6 +151,7 @@ class SimState:
         c = self.counters
         return {
             "calls": {route.value: c.calls[route.value] for route in Route},
+            "agents_by_target": dict(c.agents_by_target),
             "by_key": dict(c.by_key),
             "status": dict(c.status),
             "uploads": c.uploads,

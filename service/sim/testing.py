@@ -36,6 +36,11 @@ class SimulatorHandle:
         result: dict[str, Any] = self._call("GET", "/_sim/counters")
         return result
 
+    def agent_calls_by_target(self) -> dict[str, int]:
+        """Agents calls received per requested target language (faulted calls included)."""
+        result: dict[str, int] = self.counters()["agents_by_target"]
+        return result
+
     def reset(self) -> None:
         self._call("POST", "/_sim/reset")
 

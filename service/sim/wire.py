@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from service.sim.translate import Corruption, calls_for_strategy, count_tokens, fake_translate
 from service.zai.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
@@ -105,6 +107,20 @@ def _check_strategy_config(config: object) -> None:
         raise RequestError(
             f"strategy_config.cot.reason_lang is invalid: {cot.get('reason_lang')!r}"
         )
+
+
+def sent_target_lang(raw: bytes) -> str:
+    """`custom_variables.target_lang` of an agents body as sent; "" when absent or unreadable.
+
+    Lenient on purpose: it is read for counting before the body is validated or a fault drawn.
+    """
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return ""
+    variables = body.get("custom_variables") if isinstance(body, dict) else None
+    lang = variables.get("target_lang") if isinstance(variables, dict) else None
+    return lang if isinstance(lang, str) else ""
 
 
 def parse_async_result_request(body: object) -> tuple[str, str]:

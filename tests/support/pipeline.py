@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.config import Settings
 from service.glossary.limits import GlossaryLimits
@@ -67,9 +68,16 @@ async def roundtrip(
 ) -> list[dict[str, Any]]:
     """Publish, then return the `expected` result events of exactly these requests."""
     s = w.settings
-    ids = {m["request_id"] for m in messages}
     await publish(s.kafka_bootstrap_servers, s.topic_requests, list(messages))
-    deadline = asyncio.get_running_loop().time() + 90
+    return await results(w, {m["request_id"] for m in messages}, expected)
+
+
+async def results(
+    w: WorkerService, ids: set[str], expected: int, within: float = 90
+) -> list[dict[str, Any]]:
+    """The `expected` result events of the requests `ids` (however their jobs were created)."""
+    s = w.settings
+    deadline = asyncio.get_running_loop().time() + within
     while asyncio.get_running_loop().time() < deadline:
         everything = events(
             await read(s.kafka_bootstrap_servers, s.topic_results, 10_000, wait_s=1)
@@ -82,11 +90,13 @@ async def roundtrip(
 
 
 async def seed_glossary(
-    w: WorkerService,
+    w: WorkerService | AsyncEngine,
     path: str = "glossaries/acme/product-terms.csv",
     name: str = "product-terms",
     default: bool = True,
 ) -> None:
+    """Save a glossary from the repository for tenant acme (also before a worker runs)."""
+    engine = w.engine if isinstance(w, WorkerService) else w
     file = ROOT / path
     doc = parse_glossary(
         file.read_bytes(),
@@ -96,7 +106,7 @@ async def seed_glossary(
         target_lang=None,
         limits=GlossaryLimits(),
     )
-    async with session_factory(w.engine)() as s:
+    async with session_factory(engine)() as s:
         await repository.save(
             s, tenant_id="acme", name=name, doc=doc, author="test", is_default=default
         )
