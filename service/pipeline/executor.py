@@ -24,8 +24,8 @@ from service.logs import log_context
 from service.pipeline.fairness import pick
 from service.pipeline.job_context import JobContext, resolve, unsupported_pair
 from service.pipeline.language_run import LanguageRun, RunDeps
-from service.pipeline.outcomes import Outcome, failed
-from service.pipeline.ports import ClaimedJob, Glossaries, Tenants
+from service.pipeline.outcomes import Outcome, failed, outcome_event
+from service.pipeline.ports import ClaimedJob, Completion, Glossaries, Tenants
 
 logger = logging.getLogger(__name__)
 
@@ -229,15 +229,26 @@ class Executor:
         logger.error("job given up", extra={"attempts": job.attempts})
 
     async def _complete(self, job: ClaimedJob, outcomes: Mapping[str, Outcome]) -> None:
-        store, owner, topic = self._store, self._cfg.owner, self._cfg.results_topic
-        done = await self._deps.durable(
-            "completion", lambda: store.complete(job.id, owner, outcomes, topic)
-        )
+        store, completion = self._store, self._completion(job, outcomes)
+        done = await self._deps.durable("completion", lambda: store.complete(completion))
         if done:
             logger.info("job done")
             self._on_outbox()
         else:
             logger.warning("lease lost before completion; another worker finishes the job")
+
+    def _completion(self, job: ClaimedJob, outcomes: Mapping[str, Outcome]) -> Completion:
+        """Fresh bodies to store; events for every language, earlier attempts' included."""
+        fresh = {lang: o.model_dump(mode="json") for lang, o in outcomes.items()}
+        bodies = [fresh.get(t.lang) or t.outcome for t in job.targets]
+        events = [
+            outcome_event(
+                b, topic=self._cfg.results_topic, tenant_id=job.tenant_id, request_id=job.request_id
+            )
+            for b in bodies
+            if b is not None
+        ]
+        return Completion(job.id, self._cfg.owner, fresh, events)
 
 
 __all__ = ["Executor", "ExecutorConfig"]

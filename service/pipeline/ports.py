@@ -73,6 +73,16 @@ class Accepted:
     republished: int = 0
 
 
+@dataclass(frozen=True)
+class Completion:
+    """A finished job: the fresh outcome bodies to store, and every language's result event."""
+
+    job_id: str
+    owner: str
+    outcomes: Mapping[str, Mapping[str, Any]]
+    events: Sequence[OutboundEvent]
+
+
 class JobStore(Protocol):
     async def accept(
         self,
@@ -112,11 +122,9 @@ class JobStore(Protocol):
         """Store one language's outcome ahead of the job's completion."""
         ...
 
-    async def complete(
-        self, job_id: str, owner: str, outcomes: Mapping[str, Outcome], topic: str
-    ) -> bool:
-        """In one transaction: the fresh outcomes, every language's event in the outbox, the job
-        done. False (and nothing written) if `owner` no longer holds the job."""
+    async def complete(self, completion: Completion) -> bool:
+        """In one transaction: the fresh outcomes (of languages still pending), the events in
+        the outbox, the job done. False (nothing written) if the owner no longer holds it."""
         ...
 
 
@@ -230,6 +238,7 @@ __all__ = [
     "Accepted",
     "Arrival",
     "ClaimedJob",
+    "Completion",
     "DocLoader",
     "Glossaries",
     "GlossaryFiles",

@@ -10,22 +10,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, tuple_, update
+from sqlalchemy import ColumnElement, RowMapping, and_, bindparam, func, insert, or_, tuple_, update
+from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.sql import Executable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.fairness import Candidate
 from service.pipeline.outcomes import OutboundEvent, Outcome, outcome_event, state_of
-from service.pipeline.ports import Accepted, Arrival, ClaimedJob, Target
+from service.pipeline.ports import Accepted, Arrival, ClaimedJob, Completion, Target
 from service.pipeline.states import JobState, TargetState
 from service.store import glossaries
 from service.store.errors import store_call
-from service.store.outbox import enqueue
-from service.store.tables import Glossary, Job, JobTarget, utcnow
+from service.store.group_commit import GroupCommit
+from service.store.outbox import outbox_row
+from service.store.tables import Glossary, Job, JobTarget, OutboxEvent, utcnow
 
 
 async def find(session: AsyncSession, tenant_id: str, request_id: str) -> Job | None:
@@ -38,9 +42,13 @@ async def targets(session: AsyncSession, job_id: str) -> list[JobTarget]:
     return list((await session.exec(query)).all())
 
 
+JOB, TARGET, OUTBOX = Job.__table__, JobTarget.__table__, OutboxEvent.__table__  # type: ignore[attr-defined]
+
+
 class SqlJobStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._completions = GroupCommit(self._complete_many)
 
     @store_call
     async def accept(
@@ -94,30 +102,33 @@ class SqlJobStore:
 
     @store_call
     async def claim(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> list[ClaimedJob]:
+        """One UPDATE … RETURNING claims and reads the jobs won; one SELECT their targets."""
         if not job_ids:
             return []
         now = utcnow()
-        async with self._sessions() as s:
-            await s.exec(
-                update(Job)
-                .where(col(Job.id).in_(job_ids), _claimable(now))
-                .values(
-                    state=JobState.running,
-                    lease_owner=owner,
-                    lease_expires_at=now + lease,
-                    attempts=Job.attempts + 1,
-                    updated_at=now,
-                )
+        claim = (
+            update(JOB)
+            .where(JOB.c.id.in_(job_ids), _claimable(now))
+            .values(
+                state=JobState.running,
+                lease_owner=owner,
+                lease_expires_at=now + lease,
+                attempts=JOB.c.attempts + 1,
+                updated_at=now,
             )
-            await s.commit()
-            won = (await s.exec(select(Job).where(col(Job.id).in_(job_ids), _held(owner)))).all()
-            rows = await s.exec(
-                select(JobTarget).where(col(JobTarget.job_id).in_([j.id for j in won]))
-            )
-            by_job: dict[str, list[Target]] = {}
-            for t in rows.all():
-                by_job.setdefault(t.job_id, []).append(_target(t))
-        return [_claimed(job, by_job.get(job.id, [])) for job in won]
+            .returning(*_CLAIMED_COLUMNS)
+        )
+        async with self._sessions() as session:
+            conn = await session.connection()
+            won = (await conn.execute(claim)).mappings().all()
+            query = select(TARGET).where(TARGET.c.job_id.in_([j["id"] for j in won]))
+            rows = (await conn.execute(query)).mappings().all() if won else []
+            await session.commit()
+        by_job: dict[str, list[Target]] = {}
+        for t in rows:
+            target = Target(t["target_lang"], TargetState(t["state"]), t["outcome"], t["async_ids"])
+            by_job.setdefault(t["job_id"], []).append(target)
+        return [_claimed(job, by_job.get(job["id"], [])) for job in won]
 
     @store_call
     async def renew(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
@@ -162,109 +173,173 @@ class SqlJobStore:
             _set_outcome(target, outcome)
             await s.commit()
 
+    async def complete(self, completion: Completion) -> bool:
+        """Completions arriving together share one transaction (group commit)."""
+        return await self._completions.submit(completion)
+
     @store_call
-    async def complete(
-        self, job_id: str, owner: str, outcomes: Mapping[str, Outcome], topic: str
-    ) -> bool:
-        async with self._sessions() as s:
-            job = (await s.exec(select(Job).where(Job.id == job_id, _held(owner)))).first()
-            if job is None:
-                return False
-            for target in await targets(s, job_id):
-                fresh = outcomes.get(target.target_lang)
-                if fresh is not None and target.state == TargetState.pending:
-                    _set_outcome(target, fresh)
-                assert target.outcome is not None
-                enqueue(
-                    s,
-                    outcome_event(
-                        target.outcome,
-                        topic=topic,
-                        tenant_id=job.tenant_id,
-                        request_id=job.request_id,
-                    ),
+    async def _complete_many(self, batch: Sequence[Completion]) -> list[bool]:
+        """Core statements, a handful per batch: done where still held (RETURNING says which),
+        the fresh outcomes of languages still pending, every event into the outbox."""
+        now, held = utcnow(), set[str]()
+        async with self._sessions() as session:
+            s = await session.connection()
+            for owner in {c.owner for c in batch}:
+                ids = [c.job_id for c in batch if c.owner == owner]
+                done = await s.execute(
+                    update(JOB)
+                    .where(
+                        JOB.c.id.in_(ids),
+                        JOB.c.lease_owner == owner,
+                        JOB.c.state == JobState.running,
+                    )
+                    .values(
+                        state=JobState.done,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        finished_at=now,
+                        updated_at=now,
+                    )
+                    .returning(JOB.c.id)
                 )
-            now = utcnow()
-            job.state, job.lease_owner, job.lease_expires_at = JobState.done, None, None
-            job.finished_at = job.updated_at = now
-            await s.commit()
-        return True
+                held.update(done.scalars())
+            mine = [c for c in batch if c.job_id in held]
+            targets = [
+                {
+                    "b_job": c.job_id,
+                    "b_lang": lang,
+                    "b_state": _state(body),
+                    "b_outcome": dict(body),
+                    "b_now": now,
+                }
+                for c in mine
+                for lang, body in c.outcomes.items()
+            ]
+            if targets:
+                await s.execute(_SET_OUTCOME, targets)
+            events = [outbox_row(e, now) for c in mine for e in c.events]
+            if events:
+                await s.execute(insert(OUTBOX), events)
+            await session.commit()
+        return [c.job_id in held for c in batch]
+
+
+_SET_OUTCOME = (
+    update(TARGET)
+    .where(
+        TARGET.c.job_id == bindparam("b_job"),
+        TARGET.c.target_lang == bindparam("b_lang"),
+        TARGET.c.state == TargetState.pending,
+    )
+    .values(
+        state=bindparam("b_state"), outcome=bindparam("b_outcome"), updated_at=bindparam("b_now")
+    )
+)
+
+
+def _state(body: Mapping[str, Any]) -> str:
+    return TargetState.failed if body["type"] == "translation.failed" else TargetState.completed
 
 
 class _Inbox:
-    """Accepts one batch in the caller's transaction with a handful of queries: existing jobs
-    are looked up together, glossaries once per (tenant, name)."""
+    """Accepts one batch in the caller's transaction with a handful of Core statements:
+    existing jobs are looked up together, glossaries once per (tenant, name), new jobs, their
+    targets and the dead letters inserted with one statement each."""
 
     def __init__(self, session: AsyncSession, results_topic: str) -> None:
         self._s = session
         self._topic = results_topic
-        self._known: dict[tuple[str, str], Job] = {}
+        self._known: dict[tuple[str, str], tuple[str, str]] = {}  # -> (job id, state)
         self._glossaries: dict[tuple[str, str | None], Glossary | None] = {}
+        self._jobs: list[dict[str, Any]] = []
+        self._targets: list[dict[str, Any]] = []
+        self._events: list[OutboundEvent] = []
 
     async def accept(
         self, arrivals: Sequence[Arrival], dead_letters: Sequence[OutboundEvent]
     ) -> Accepted:
-        for letter in dead_letters:
-            enqueue(self._s, letter)
+        self._events.extend(dead_letters)
         await self._prefetch([a.request for a in arrivals])
         created = duplicates = republished = 0
         for arrival in arrivals:
             key = (arrival.request.tenant_id, arrival.request.request_id)
             known = self._known.get(key)
             if known is None:
-                self._known[key] = await self._new_job(arrival)
+                self._known[key] = (await self._new_job(arrival), JobState.queued)
                 created += 1
                 continue
             duplicates += 1
-            if known.state == JobState.done:
-                republished += await self._republish(known)
+            if known[1] == JobState.done:
+                republished += await self._republish(known[0], *key)
+        await self._write()
         return Accepted(created, duplicates, republished)
 
     async def _prefetch(self, requests: Sequence[TranslationRequestV1]) -> None:
         keys = [(r.tenant_id, r.request_id) for r in requests]
         if not keys:
             return
-        query = select(Job).where(tuple_(col(Job.tenant_id), col(Job.request_id)).in_(keys))
-        for job in (await self._s.exec(query)).all():
-            self._known[(job.tenant_id, job.request_id)] = job
-
-    async def _new_job(self, arrival: Arrival) -> Job:
-        """A new job, pinned to the glossary version current now."""
-        request = arrival.request
-        glossary = await self._glossary(request.tenant_id, request.glossary)
-        job = Job(
-            id=str(uuid.uuid4()),
-            tenant_id=request.tenant_id,
-            request_id=request.request_id,
-            state=JobState.queued,
-            request=request.model_dump(mode="json"),
-            glossary_id=glossary.id if glossary else None,
-            glossary_version=glossary.current_version if glossary else None,
-            source_topic=arrival.topic,
-            source_partition=arrival.partition,
-            source_offset=arrival.offset,
+        query = select(JOB.c.id, JOB.c.tenant_id, JOB.c.request_id, JOB.c.state).where(
+            tuple_(JOB.c.tenant_id, JOB.c.request_id).in_(keys)
         )
-        self._s.add(job)
-        self._s.add_all(
-            JobTarget(job_id=job.id, target_lang=lang, state=TargetState.pending)
+        for row in await self._execute(query):
+            self._known[(row.tenant_id, row.request_id)] = (row.id, row.state)
+
+    async def _new_job(self, arrival: Arrival) -> str:
+        """A new job, pinned to the glossary version current now."""
+        request, now, job_id = arrival.request, utcnow(), str(uuid.uuid4())
+        glossary = await self._glossary(request.tenant_id, request.glossary)
+        self._jobs.append(
+            {
+                "id": job_id,
+                "tenant_id": request.tenant_id,
+                "request_id": request.request_id,
+                "state": JobState.queued,
+                "request": request.model_dump(mode="json"),
+                "glossary_id": glossary.id if glossary else None,
+                "glossary_version": glossary.current_version if glossary else None,
+                "source_topic": arrival.topic,
+                "source_partition": arrival.partition,
+                "source_offset": arrival.offset,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        self._targets.extend(
+            {
+                "job_id": job_id,
+                "target_lang": lang,
+                "state": TargetState.pending,
+                "async_ids": {},
+                "updated_at": now,
+            }
             for lang in request.target_langs
         )
-        return job
+        return job_id
 
-    async def _republish(self, job: Job) -> int:
+    async def _write(self) -> None:
+        for table, rows in ((JOB, self._jobs), (TARGET, self._targets)):
+            if rows:
+                await self._execute(insert(table), rows)
+        if self._events:
+            now = utcnow()
+            await self._execute(insert(OUTBOX), [outbox_row(e, now) for e in self._events])
+
+    async def _execute(
+        self, statement: Executable, rows: list[dict[str, Any]] | None = None
+    ) -> Result[Any]:
+        conn = await self._s.connection()
+        return await conn.execute(statement, rows)
+
+    async def _republish(self, job_id: str, tenant_id: str, request_id: str) -> int:
         """A duplicate of a finished request gets the stored events again, no upstream call."""
-        sent = 0
-        for target in await targets(self._s, job.id):
-            if target.outcome is not None:
-                body = target.outcome
-                enqueue(
-                    self._s,
-                    outcome_event(
-                        body, topic=self._topic, tenant_id=job.tenant_id, request_id=job.request_id
-                    ),
-                )
-                sent += 1
-        return sent
+        query = select(TARGET.c.outcome).where(TARGET.c.job_id == job_id)
+        bodies = [b for b in (await self._execute(query)).scalars() if b is not None]
+        self._events.extend(
+            outcome_event(b, topic=self._topic, tenant_id=tenant_id, request_id=request_id)
+            for b in bodies
+        )
+        return len(bodies)
 
     async def _glossary(self, tenant_id: str, ref: str | None) -> Glossary | None:
         key = (tenant_id, ref)
@@ -283,30 +358,41 @@ def _set_outcome(target: JobTarget, outcome: Outcome) -> None:
     target.updated_at = utcnow()
 
 
-def _target(row: JobTarget) -> Target:
-    return Target(row.target_lang, TargetState(row.state), row.outcome, dict(row.async_ids))
+_CLAIMED_COLUMNS = [
+    JOB.c[name]
+    for name in (
+        "id",
+        "tenant_id",
+        "request_id",
+        "request",
+        "created_at",
+        "attempts",
+        "glossary_id",
+        "glossary_version",
+    )
+]
 
 
-def _claimed(job: Job, job_targets: list[Target]) -> ClaimedJob:
+def _claimed(job: RowMapping, job_targets: list[Target]) -> ClaimedJob:
     return ClaimedJob(
-        id=job.id,
-        tenant_id=job.tenant_id,
-        request_id=job.request_id,
-        request=TranslationRequestV1.model_validate(job.request),
-        created_at=job.created_at,
-        attempts=job.attempts,
-        glossary_id=job.glossary_id,
-        glossary_version=job.glossary_version,
+        id=job["id"],
+        tenant_id=job["tenant_id"],
+        request_id=job["request_id"],
+        request=TranslationRequestV1.model_validate(job["request"]),
+        created_at=job["created_at"],
+        attempts=job["attempts"],
+        glossary_id=job["glossary_id"],
+        glossary_version=job["glossary_version"],
         targets=sorted(job_targets, key=lambda t: t.lang),
     )
 
 
 def _held(owner: str) -> ColumnElement[bool]:
-    return (col(Job.lease_owner) == owner) & (col(Job.state) == JobState.running)
+    return and_(JOB.c.lease_owner == owner, JOB.c.state == JobState.running)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(
-        col(Job.state) == JobState.queued,
-        (col(Job.state) == JobState.running) & (col(Job.lease_expires_at) < now),
+        JOB.c.state == JobState.queued,
+        (JOB.c.state == JobState.running) & (JOB.c.lease_expires_at < now),
     )

@@ -1,41 +1,67 @@
-"""Translation memory in the database (Memory port): exact matches, per tenant."""
+"""Translation memory in the database (Memory port): exact matches, per tenant.
+
+Look-ups and stores of concurrent jobs are grouped (`GroupCommit`): one SELECT answers the
+keys of every job that asked within a few milliseconds, one INSERT … ON CONFLICT DO NOTHING
+stores their new entries, so memory costs two statements per batch of jobs, not per job.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.store.errors import store_call
-from service.store.tables import MemoryEntry
+from service.store.group_commit import GroupCommit
+from service.store.tables import MemoryEntry, utcnow
+
+MEMORY = MemoryEntry.__table__  # type: ignore[attr-defined]
 
 
 class SqlMemory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._reads = GroupCommit(self._recall_many)
+        self._writes = GroupCommit(self._remember_many)
 
-    @store_call
     async def recall(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
             return {}
-        async with self._sessions() as s:
-            rows = await s.exec(select(MemoryEntry).where(col(MemoryEntry.key).in_(set(keys))))
-            return {row.key: row.target_text for row in rows.all()}
+        return await self._reads.submit(keys)
+
+    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+        if entries:
+            await self._writes.submit((tenant_id, entries))
 
     @store_call
-    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
-        if not entries:
-            return
-        async with self._sessions() as s:
-            known = await s.exec(
-                select(MemoryEntry.key).where(col(MemoryEntry.key).in_(list(entries)))
-            )
-            new = set(entries) - set(known.all())
-            s.add_all(MemoryEntry(key=k, tenant_id=tenant_id, target_text=entries[k]) for k in new)
-            try:
-                await s.commit()
-            except IntegrityError:  # a concurrent job stored the same segments first
-                await s.rollback()
+    async def _recall_many(self, asks: Sequence[Sequence[str]]) -> list[dict[str, str]]:
+        wanted = sorted({k for keys in asks for k in keys})
+        found: dict[str, str] = {}
+        async with self._sessions() as session:
+            conn = await session.connection()
+            for i in range(0, len(wanted), 500):  # bounded IN lists
+                query = select(MEMORY.c.key, MEMORY.c.target_text).where(
+                    MEMORY.c.key.in_(wanted[i : i + 500])
+                )
+                found.update({key: text for key, text in await conn.execute(query)})
+        return [{k: found[k] for k in keys if k in found} for keys in asks]
+
+    @store_call
+    async def _remember_many(self, batch: Sequence[tuple[str, Mapping[str, str]]]) -> list[None]:
+        now, rows = utcnow(), dict[str, dict[str, Any]]()
+        for tenant_id, entries in batch:
+            for key, text in entries.items():
+                rows.setdefault(key, {"key": key, "tenant_id": tenant_id, "target_text": text})
+        async with self._sessions() as session:
+            conn = await session.connection()
+            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            # A key stored already (another job, another worker) keeps its first translation.
+            statement = insert(MEMORY).on_conflict_do_nothing(index_elements=["key"])
+            await conn.execute(statement, [{**r, "created_at": now} for r in rows.values()])
+            await session.commit()
+        return [None] * len(batch)

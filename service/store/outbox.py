@@ -5,7 +5,8 @@ nor a broker outage loses or invents an event."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -28,6 +29,18 @@ def enqueue(session: AsyncSession, event: OutboundEvent) -> None:
     session.add(
         OutboxEvent(topic=event.topic, key=event.key, payload=dict(event.payload), headers=headers)
     )
+
+
+def outbox_row(event: OutboundEvent, now: datetime) -> dict[str, Any]:
+    """The outbox row of an event, for a Core insert (ORM defaults do not apply there)."""
+    headers = ce_headers(ce_type=event.ce_type, ce_id=event.ce_id, subject=event.subject, now=now)
+    return {
+        "topic": event.topic,
+        "key": event.key,
+        "payload": dict(event.payload),
+        "headers": headers,
+        "created_at": now,
+    }
 
 
 class SqlOutbox:

@@ -28,11 +28,12 @@ from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.durable import Durable
 from service.pipeline.fairness import Candidate
 from service.pipeline.language_run import RunConfig, RunDeps
-from service.pipeline.outcomes import OutboundEvent, Outcome, outcome_event, state_of
+from service.pipeline.outcomes import OutboundEvent, Outcome, state_of
 from service.pipeline.ports import (
     Accepted,
     Arrival,
     ClaimedJob,
+    Completion,
     DocLoader,
     GlossaryPin,
     PairKey,
@@ -154,26 +155,17 @@ class FakeJobStore:
         self.outage.check()
         self._set(self.jobs[job_id], lang, outcome)
 
-    async def complete(
-        self, job_id: str, owner: str, outcomes: Mapping[str, Outcome], topic: str
-    ) -> bool:
+    async def complete(self, completion: Completion) -> bool:
         self.outage.check()
-        job = self.jobs[job_id]
-        if not self._held(job, owner):
+        job = self.jobs[completion.job_id]
+        if not self._held(job, completion.owner):
             return False
-        for lang, outcome in outcomes.items():
-            if job.targets[lang].state is TargetState.pending:
-                self._set(job, lang, outcome)
-        for t in job.targets.values():
-            assert t.outcome is not None
-            self.outbox.append(
-                outcome_event(
-                    t.outcome,
-                    topic=topic,
-                    tenant_id=job.request.tenant_id,
-                    request_id=job.request.request_id,
-                )
-            )
+        for lang, body in completion.outcomes.items():
+            old = job.targets[lang]
+            if old.state is TargetState.pending:
+                state = TargetState(body["type"].split(".")[1])
+                job.targets[lang] = Target(lang, state, dict(body), old.async_ids)
+        self.outbox.extend(completion.events)
         job.state, job.owner = JobState.done, None
         return True
 

@@ -1,0 +1,68 @@
+"""Where a py-spy profile spends its time: top functions by own and total samples.
+
+    .venv/bin/python benchmarks/profile_summary.py PROFILE.txt [--top 25]
+
+Reads py-spy's raw (collapsed) format: `frame;frame;...;frame COUNT` per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+from pathlib import Path
+
+# "function (path/to/module.py:123)" -> "module.py:function"
+_FRAME = re.compile(r"^(?P<fn>.*?) \((?P<path>[^:]+)(?::\d+)?\)$")
+
+
+def _name(frame: str) -> str:
+    m = _FRAME.match(frame.strip())
+    if not m:
+        return frame.strip()
+    path = m["path"]
+    short = "/".join(path.split("/")[-2:]) if "site-packages" not in path else _package(path)
+    return f"{short}:{m['fn']}"
+
+
+def _package(path: str) -> str:
+    rest = path.split("site-packages/", 1)[1]
+    return rest.split("/")[0] + "/" + rest.split("/")[-1]
+
+
+def summarise(text: str, top: int) -> str:
+    own, total, samples = Counter[str](), Counter[str](), 0
+    packages = Counter[str]()
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n, frames = int(count), [_name(f) for f in stack.split(";")]
+        samples += n
+        own[frames[-1]] += n
+        for f in set(frames):
+            total[f] += n
+        packages[frames[-1].split("/")[0].split(":")[0]] += n
+    lines = [f"{samples} samples", "", "own time (leaf frames):"]
+    lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in own.most_common(top)]
+    lines += ["", "by package or module of the leaf frame:"]
+    lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in packages.most_common(top)]
+    lines += ["", "total time (anywhere on the stack), service code:"]
+    ours = [(f, c) for f, c in total.most_common() if f.split(":")[0].split("/")[0] in _OURS]
+    lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in ours[:top]]
+    return "\n".join(lines)
+
+
+_OURS = {"pipeline", "store", "kafka", "l10n", "zai", "worker", "glossary"}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("profile", type=Path)
+    p.add_argument("--top", type=int, default=25)
+    args = p.parse_args()
+    print(summarise(args.profile.read_text(), args.top))
+
+
+if __name__ == "__main__":
+    main()
