@@ -4,7 +4,7 @@
 
 Starts (or reuses, with KAFKA_BOOTSTRAP_SERVERS) a local Kafka broker, the simulator in its own
 process, and the database: SQLite in a temp dir, or with --postgres a private PostgreSQL
-cluster. Writes benchmarks/results/<scenario>.json and .md; the Markdown goes into
+cluster. Writes benchmarks/results/<scenario>-<database>.json and .md; the Markdown goes into
 docs/benchmarks.md. Exits non-zero when a scenario cannot run.
 
 Scenarios:
@@ -273,8 +273,9 @@ def main() -> int:
 
 def report(name: str, result: dict[str, Any], meta: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({**meta, **result}, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown(name, result, meta))
+    stem = f"{name}-{meta['database'].lower()}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps({**meta, **result}, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(markdown(name, result, meta))
     table = Table(title=f"{name} ({meta['database']})")
     for key in result["rows"][0]:
         table.add_column(key)
