@@ -39,7 +39,7 @@ async def get_settings(tenant: TenantDep, session: SessionDep) -> SettingsOut:
     return SettingsOut(qa_glossary_policy=row.qa_glossary_policy, updated_at=row.updated_at)  # type: ignore[arg-type]
 
 
-@router.put("", response_model=SettingsOut)
+@router.put("", response_model=SettingsOut, responses=responses(400))
 async def put_settings(body: SettingsIn, tenant: TenantDep, session: SessionDep) -> SettingsOut:
     row = await session.get(TenantSettings, tenant)
     if row is None:
