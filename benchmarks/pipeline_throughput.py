@@ -14,54 +14,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.bench import simulator
 from service.devstack.kafka import start_kafka
-from tests.support.worker import Stack, WorkerProcess, free_port, publish
-
-
-@contextlib.contextmanager
-def simulator(latency_ms: float) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "sim",
-            "--port",
-            str(port),
-            "--latency-ms",
-            str(latency_ms),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/_sim/health", timeout=1).status_code == 200:
-                break
-        time.sleep(0.05)
-    try:
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+from tests.support.worker import Stack, WorkerProcess, publish
 
 
 async def drain(stack: Stack, n: int) -> float:
