@@ -32,6 +32,7 @@ from service.pipeline.durable import Durable
 from service.pipeline.executor import Executor, ExecutorConfig
 from service.pipeline.intake import Intake, IntakeConfig
 from service.pipeline.language_run import RunConfig, RunDeps
+from service.pipeline.packing_breaker import PackingBreaker
 from service.store.db import create_engine, session_factory
 from service.store.glossaries import SqlGlossaries
 from service.store.glossary_files import UploadCache
@@ -186,6 +187,10 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
             chunk_chars=s.translation_chunk_chars,
             packing=s.translation_packing,
             call_concurrency=s.translation_call_concurrency,
+        ),
+        packing=PackingBreaker(
+            pause_after=s.translation_packing_pause_after,
+            pause_seconds=s.translation_packing_pause_seconds,
         ),
     )
     executor = Executor(

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     retention_outbox_hours: float = Field(default=24.0, gt=0)
     translation_chunk_chars: int = Field(default=3000, ge=100)
     translation_packing: bool = True  # many short segments per agent call
+    # Packed calls whose markers were lost in a row, per tenant and language, before packing
+    # pauses there for translation_packing_pause_seconds.
+    translation_packing_pause_after: int = Field(default=3, ge=1)
+    translation_packing_pause_seconds: float = Field(default=300.0, ge=0)
     # Upstream calls at once for one (job, language); the per-key limit still applies on top.
     translation_call_concurrency: int = Field(default=8, ge=1)
     # What a glossary problem (miss, changed do-not-translate term, forbidden term) does when a

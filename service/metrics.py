@@ -48,6 +48,14 @@ class Metrics:
         self.glossary_uploads = Counter(
             "zai_l10n_glossary_uploads", "Glossary files uploaded to Z.ai", registry=r
         )
+        self.packing = Counter(
+            "zai_l10n_packing",
+            "Packing: packed calls whose markers came back (packed_ok) or were lost and the batch"
+            " split in halves (split), segments sent alone after splitting (single), attempts not"
+            " packed because packing is paused for the tenant and language (paused)",
+            ["outcome"],
+            registry=r,
+        )
         self.qa = Counter(
             "zai_l10n_qa_segments",
             "Translated segments by QA status (segments_<status>) and code (qa_<code>)",

@@ -26,7 +26,7 @@ from typing import TypeVar
 from service.errors import FailureCode
 from service.l10n import qa
 from service.l10n.compliance import Decision
-from service.l10n.packing import PACKING_INSTRUCTION, Batch, pack, unpack
+from service.l10n.packing import PACKING_INSTRUCTION, Batch, halves, pack, unpack
 from service.l10n.segment import SegmentPlan, SegmentResult, finish_segment, plan_segment
 from service.l10n.segment import suggestion_for as glossary_suggestion
 from service.metrics import Metrics
@@ -43,6 +43,7 @@ from service.pipeline.events import event_id
 from service.pipeline.job_context import JobContext
 from service.pipeline.memory import memory_key
 from service.pipeline.outcomes import Outcome, failed
+from service.pipeline.packing_breaker import PackingBreaker
 from service.pipeline.ports import GlossaryFiles, JobStore, Memory, PairKey, Translator
 from service.zai import PendingTask, TranslateRequest, Translation, ZaiError, ZaiFileNotFound
 
@@ -66,6 +67,7 @@ class RunDeps:
     metrics: Metrics
     durable: Durable
     config: RunConfig = RunConfig()
+    packing: PackingBreaker = field(default_factory=PackingBreaker)
 
 
 @dataclass
@@ -190,7 +192,7 @@ class LanguageRun:
         The first call that fails for good cancels the others (TaskGroup)."""
         texts = [t for _, t in flat]
         cfg = self.deps.config
-        if hints is None and cfg.packing:
+        if hints is None and cfg.packing and self.may_pack():
             batches = pack(texts, max_chars=cfg.chunk_chars)
         else:
             batches = [Batch((k,), text) for k, text in enumerate(texts)]
@@ -202,6 +204,17 @@ class LanguageRun:
         except BaseExceptionGroup as errors:
             raise first_error(errors) from None
         return batch_run.out, batch_run.notes
+
+    def may_pack(self) -> bool:
+        if self.deps.packing.allows(self.ctx.request.tenant_id, self.lang):
+            return True
+        self.deps.metrics.packing.labels("paused").inc()
+        return False
+
+    def packed_outcome(self, *, markers_kept: bool) -> None:
+        """Count one packed call, for the metric and the breaker."""
+        self.deps.packing.record(self.ctx.request.tenant_id, self.lang, markers_kept=markers_kept)
+        self.deps.metrics.packing.labels("packed_ok" if markers_kept else "split").inc()
 
     async def chunked(self, text: str, hint: str) -> str:
         chunks = split_text(text, self.deps.config.chunk_chars)
@@ -362,18 +375,37 @@ class _BatchRun:
                 self.failed = True
                 raise
 
-    async def _translate(self, batch: Batch) -> None:
-        if batch.packed:
-            reply = await self.run.call(batch.text, self._suggestion(batch.indices, True))
-            parts = unpack(reply, batch)
-            if parts is not None:
-                for k, part in zip(batch.indices, parts, strict=True):
-                    self.out[k] = part
-                return
-            for k in batch.indices:  # markers lost: one call per text instead
-                self.notes[self.flat[k][0]].append(qa.QaCode.packing_failed)
+    async def _translate(self, batch: Batch, *, split: bool = False) -> None:
+        if not batch.packed:
+            await self._alone(batch.indices[0], split=split)
+        elif not self.run.may_pack():  # paused, maybe by a sibling batch: one text per call
+            for k in batch.indices:
+                await self._alone(k, split=split)
+        elif not await self._packed(batch):
+            # Markers lost: try each half again (packed while more than one text is left), so
+            # one troublesome text costs about 2·log2(n) more calls rather than n.
+            for half in halves(batch, [text for _, text in self.flat]):
+                await self._translate(half, split=True)
+
+    async def _packed(self, batch: Batch) -> bool:
+        """One packed call; False (and QA notes) if its markers did not come back."""
+        reply = await self.run.call(batch.text, self._suggestion(batch.indices, True))
+        parts = unpack(reply, batch)
+        self.run.packed_outcome(markers_kept=parts is not None)
+        if parts is not None:
+            for k, part in zip(batch.indices, parts, strict=True):
+                self.out[k] = part
+            return True
         for k in batch.indices:
-            self.out[k] = await self.run.chunked(self.flat[k][1], self._suggestion([k], False))
+            notes = self.notes[self.flat[k][0]]
+            if qa.QaCode.packing_failed not in notes:
+                notes.append(qa.QaCode.packing_failed)
+        return False
+
+    async def _alone(self, k: int, *, split: bool) -> None:
+        if split:
+            self.run.deps.metrics.packing.labels("single").inc()
+        self.out[k] = await self.run.chunked(self.flat[k][1], self._suggestion([k], False))
 
     def _suggestion(self, indices: Sequence[int], packed: bool) -> str:
         segs = list(dict.fromkeys(self.flat[k][0] for k in indices))

@@ -61,7 +61,9 @@ _ERRORS: dict[str, tuple[int, str, str]] = {
 _SIMPLE = {"slow": Kind.slow, "drop": Kind.drop, "malformed_json": Kind.malformed_json}
 _FINISH_REASONS = frozenset(["sensitive", "length", "network_error"])
 #: Content faults: names of `service.sim.translate.Corruption` members.
-CONTENT_FAULTS = frozenset(["placeholder_drop", "placeholder_duplicate", "glossary_drop"])
+CONTENT_FAULTS = frozenset(
+    ["placeholder_drop", "placeholder_duplicate", "glossary_drop", "marker_drop"]
+)
 _RETRY_AFTER = re.compile(r"^(?P<base>.+)_retry_after_(?P<seconds>\d+)$")
 _AGENT_ROUTES = frozenset([Route.agents, Route.async_result])
 

@@ -2,7 +2,8 @@
 
 Like a well-behaved model it copies masking tokens (`⟦N⟧`) and packing marker lines (`⟦§N⟧`)
 unchanged and translates each packed section on its own. Content faults (`Corruption`) make it
-misbehave the way models do: lose or repeat a placeholder, ignore the glossary.
+misbehave the way models do: lose or repeat a placeholder, ignore the glossary, or (in packed
+text) lose a marker line.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Corruption(StrEnum):
     placeholder_drop = "placeholder_drop"  # the first placeholder of each section vanishes
     placeholder_duplicate = "placeholder_duplicate"  # ...or appears twice
     glossary_drop = "glossary_drop"  # glossary terms are not applied
+    marker_drop = "marker_drop"  # packed text: the last marker line vanishes (sections merge)
 
 
 def fake_translate(
@@ -51,6 +53,8 @@ def fake_translate(
         lead, core, trail = _edges(body)
         translated = _translate_one(core, target_lang, pairs, corruption) if core else core
         out.append(f"{marker}{lead}{translated}{trail}")
+    if corruption is Corruption.marker_drop and sections[-1][0]:
+        out[-1] = out[-1].removeprefix(sections[-1][0]).lstrip("\r\n")
     return "".join(out)
 
 

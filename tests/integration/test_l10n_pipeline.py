@@ -77,6 +77,31 @@ async def test_corrupted_placeholders_are_caught_never_delivered(
             assert protected(seg["text"]) == protected(row["text"]), (row["id"], seg["text"])
 
 
+async def test_lost_packing_markers_split_the_batch_then_pause_packing(
+    worker: WorkerService, sim: Any
+) -> None:
+    """Every packed reply loses a marker: texts are still delivered intact, the first losses
+    split their batches, and packing then pauses for the tenant and language, so the calls
+    stay near one per text instead of doubling."""
+    sim.script("agents", rates={"marker_drop": 1.0})
+    req = corpus_request("markers", ["de"], tenant_id="packfail")
+    (event,) = await roundtrip(worker, [req], 1)
+    assert event["type"] == "translation.completed" and event["failed_segments"] == []
+    for row, seg in zip(CORPUS, event["segments"], strict=True):
+        assert protected(seg["text"]) == protected(row["text"]), (row["id"], seg["text"])
+    texts = event["qa"]["totals"]["segments"]
+    packing = {
+        s.labels["outcome"]: s.value
+        for m in worker.metrics.registry.collect()
+        if m.name == "zai_l10n_packing"
+        for s in m.samples
+        if s.name.endswith("_total")
+    }
+    assert packing.get("packed_ok", 0) == 0 and packing["split"] >= 3 and packing["paused"] >= 1
+    calls = sim.counters()["calls"]["agents"]
+    assert calls <= 2 * texts, (calls, texts)
+
+
 async def test_glossary_fail_policy_fails_a_dropped_term(worker: WorkerService, sim: Any) -> None:
     await seed_glossary(worker)
     sim.script("agents", rates={"glossary_drop": 1.0})

@@ -6,6 +6,7 @@ from service.l10n.packing import (
     PACKING_INSTRUCTION,
     Batch,
     calls_saved,
+    halves,
     marker,
     pack,
     split_sections,
@@ -77,3 +78,13 @@ def test_calls_saved() -> None:
 
 def test_instruction_mentions_the_marker_format() -> None:
     assert "⟦§1⟧" in PACKING_INSTRUCTION
+
+
+def test_halves_repack_each_half_and_leave_a_lone_segment_bare() -> None:
+    texts = ["a", "b", "c"]
+    (batch,) = pack(texts)
+    first, second = halves(batch, texts)
+    assert first == Batch((0,), "a")
+    assert second.indices == (1, 2) and unpack(second.text, second) == ["b", "c"]
+    with pytest.raises(ValueError):
+        halves(first, texts)

@@ -59,15 +59,46 @@ async def test_a_text_is_translated_in_one_call() -> None:
     assert r.zai.calls_for("de") == ["Hello"] and out["usage"]["upstream_calls"] == 1
 
 
-async def test_packed_reply_without_markers_falls_back_to_one_call_per_segment() -> None:
+def packing(r: Rig, outcome: str) -> float:
+    return float(r.metrics.packing.labels(outcome)._value.get())
+
+
+async def test_packed_reply_without_markers_is_split_in_halves() -> None:
     zai = ScriptedZai(faults={"de": [_translation("markers lost")]})
     r = rig(zai)
+    out = await run(r, job_of(r, request(text=None, segments=segments(8))))
+    assert [s["text"] for s in out["segments"]] == [
+        f"[de] Line {i} of the invoice." for i in range(8)
+    ]
+    # The packed call, then each half packed again: 3 calls where one per segment took 1 + 8.
+    assert len(zai.calls_for("de")) == 3
+    assert (packing(r, "packed_ok"), packing(r, "split"), packing(r, "single")) == (2, 1, 0)
+    assert all("packing_failed" in s["codes"] for s in out["qa"]["segments"])
+
+
+async def test_halving_goes_down_to_single_segments_when_markers_keep_getting_lost() -> None:
+    lost = _translation("markers lost")  # (0, 1, 2) → (0) and (1, 2) → (1) and (2)
+    zai = ScriptedZai(faults={"de": [lost, None, lost]})
+    r = rig(zai)
     out = await run(r, job_of(r, request(text=None, segments=segments(3))))
+    assert out["type"] == "translation.completed"
     assert [s["text"] for s in out["segments"]] == [
         f"[de] Line {i} of the invoice." for i in range(3)
     ]
-    assert len(zai.calls_for("de")) == 1 + 3  # the packed call, then one per segment
-    assert "packing_failed" in {c for s in out["qa"]["segments"] for c in s["codes"]}
+    assert (packing(r, "split"), packing(r, "single")) == (2, 3)
+
+
+async def test_packing_pauses_for_a_tenant_and_language_that_keeps_losing_markers() -> None:
+    lost = _translation("markers lost")
+    zai = ScriptedZai(faults={"de": [lost, None, None, lost]})
+    r = rig(zai)
+    r.deps.packing.pause_after = 2
+    for n in range(3):
+        await run(r, job_of(r, request(f"r{n}", text=None, segments=segments(2, f"Run {n}"))))
+    # Runs 1 and 2 lost their markers (1 packed call + 2 singles each); run 3 did not pack.
+    assert len(zai.calls_for("de")) == 3 + 3 + 2
+    assert packing(r, "paused") == 1 and not r.deps.packing.allows("acme", "de")
+    assert r.deps.packing.allows("acme", "fr") and r.deps.packing.allows("globex", "de")
 
 
 async def test_a_dropped_placeholder_is_retried_once_with_a_stricter_instruction() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.l10n.packing import pack, unpack
 from service.sim.translate import (
     Corruption,
     apply_glossary,
@@ -116,3 +117,11 @@ def test_corruption_hits_every_packed_section() -> None:
     assert fake_translate(packed, "de", (), Corruption.placeholder_drop) == (
         "⟦§1⟧\n[de] A \n⟦§2⟧\n[de] B "
     )
+
+
+def test_marker_drop_merges_the_last_packed_section_and_leaves_single_texts_alone() -> None:
+    (batch,) = pack(["one", "two", "three"])
+    broken = fake_translate(batch.text, "de", corruption=Corruption.marker_drop)
+    assert broken == "⟦§1⟧\n[de] one\n⟦§2⟧\n[de] two\n[de] three"
+    assert unpack(broken, batch) is None
+    assert fake_translate("alone", "de", corruption=Corruption.marker_drop) == "[de] alone"
