@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from service.sim.config import LatencyModel, Mode, SimConfig, UnknownGlossary
+from service.sim.config import (
+    AsyncResultField,
+    ErrorEnvelope,
+    LatencyModel,
+    Mode,
+    SimConfig,
+    UnknownGlossary,
+)
 from service.sim.server import serve
 
 
@@ -22,7 +29,15 @@ def sim_command(
     latency_model: Annotated[
         LatencyModel, typer.Option(help="fixed, uniform or lognormal.")
     ] = "fixed",
-    mode: Annotated[Mode, typer.Option(help="sync replies or async pending/poll.")] = "sync",
+    mode: Annotated[
+        Mode, typer.Option(help="sync (as Z.ai) or async pending/poll (our drill mode).")
+    ] = "sync",
+    error_envelope: Annotated[
+        ErrorEnvelope, typer.Option(help="nested error bodies (observed) or flat (OpenAPI).")
+    ] = "nested",
+    async_result_field: Annotated[
+        AsyncResultField, typer.Option(help="message (Z.ai, an array) or messages (bigmodel).")
+    ] = "message",
     async_pending_seconds: Annotated[float, typer.Option(help="How long async tasks pend.")] = 2.0,
     slow_seconds: Annotated[float, typer.Option(help="Delay added by the 'slow' fault.")] = 30.0,
     max_bytes: Annotated[int, typer.Option(help="Upload size limit (435 above).")] = 104_857_600,
@@ -41,6 +56,8 @@ def sim_command(
         latency_jitter_ms=latency_jitter_ms,
         latency_model=latency_model,
         mode=mode,
+        error_envelope=error_envelope,
+        async_result_field=async_result_field,
         async_pending_seconds=async_pending_seconds,
         slow_seconds=slow_seconds,
         max_bytes=max_bytes,

@@ -27,6 +27,7 @@ from service.sim.translate import Corruption
 from service.sim.wire import (
     RequestError,
     Translation,
+    async_result_reply,
     failed_reply,
     network_error,
     parse_agent_request,
@@ -98,8 +99,12 @@ async def async_result(call: Call) -> Response:
     if corruption is Corruption.none:
         corruption = task.corruption
     result = translate_request(task.request, task.terms, _finish_reason(call.fault), corruption)
-    reply = translation_reply(
-        result, task_id=task.task_id, async_id=async_id, sdk_compat=call.sdk_compat
+    reply = async_result_reply(
+        result,
+        task_id=task.task_id,
+        async_id=async_id,
+        field=state.config.async_result_field,
+        sdk_compat=call.sdk_compat,
     )
     return json_response(reply)
 

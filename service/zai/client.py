@@ -28,6 +28,7 @@ from service.zai.errors import (
 )
 from service.zai.models import (
     AGENT_ID,
+    UPLOAD_EXTENSIONS,
     FileObject,
     PendingTask,
     TranslateRequest,
@@ -173,10 +174,11 @@ class ZaiClient:
         rid = request.request_id or new_request_id()
         url = f"{self.agents_base_url}/agents"
 
-        async def attempt(n: int) -> Translation | PendingTask:
-            # A fresh body request_id per retry: Z.ai rejects a reused one with 1231.
+        async def attempt(n: int, key: str) -> Translation | PendingTask:
+            # A fresh body request_id per retry (Z.ai rejects a reused one with 1231); the
+            # Idempotency-Key stays: see docs/zai-client.md "Request ids".
             body = agent_body(request, rid if n == 1 else f"{rid}-{n}")
-            reply = await self._exchange("POST", "agents", url, rid, json=body)
+            reply = await self._exchange("POST", "agents", url, rid, key, json=body)
             return parse_agent_reply(reply, request_id=rid, attempts=n)
 
         return await self._with_retries("agents", rid, attempt)
@@ -222,8 +224,8 @@ class ZaiClient:
         url = f"{self.agents_base_url}/agents/async-result"
         payload = {"agent_id": agent_id, "async_id": async_id}
 
-        async def attempt(n: int) -> object:
-            return await self._exchange("POST", "async_result", url, rid, json=payload)
+        async def attempt(n: int, key: str) -> object:
+            return await self._exchange("POST", "async_result", url, rid, key, json=payload)
 
         try:
             reply = await self._with_retries("async_result", rid, attempt)
@@ -248,13 +250,17 @@ class ZaiClient:
         """Upload a file (e.g. a glossary) as multipart/form-data."""
         if not filename.strip() or not content:
             raise ZaiInvalidRequest("filename and content must not be empty")
+        if filename.rsplit(".", 1)[-1].lower() not in UPLOAD_EXTENSIONS:
+            raise ZaiInvalidRequest(
+                f"Z.ai accepts only {', '.join(sorted(UPLOAD_EXTENSIONS))} files, not {filename!r}"
+            )
         rid = new_request_id()
         url = f"{self.files_base_url}/files"
         parts = {"file": (filename, content, "application/octet-stream")}
 
-        async def attempt(n: int) -> FileObject:
+        async def attempt(n: int, key: str) -> FileObject:
             reply = await self._exchange(
-                "POST", "files_upload", url, rid, data={"purpose": purpose}, files=parts
+                "POST", "files_upload", url, rid, key, data={"purpose": purpose}, files=parts
             )
             return parse_file(reply)
 
@@ -271,9 +277,9 @@ class ZaiClient:
         if after is not None:
             params["after"] = after
 
-        async def attempt(n: int) -> tuple[list[FileObject], bool]:
+        async def attempt(n: int, key: str) -> tuple[list[FileObject], bool]:
             url = f"{self.files_base_url}/files"
-            reply = await self._exchange("GET", "files_list", url, rid, params=params)
+            reply = await self._exchange("GET", "files_list", url, rid, key, params=params)
             return parse_file_list(reply)
 
         return await self._with_retries("files_list", rid, attempt)
@@ -285,8 +291,8 @@ class ZaiClient:
         rid = new_request_id()
         url = f"{self.files_base_url}/files/{file_id}"
 
-        async def attempt(n: int) -> bool:
-            return parse_deleted(await self._exchange("DELETE", "files_delete", url, rid))
+        async def attempt(n: int, key: str) -> bool:
+            return parse_deleted(await self._exchange("DELETE", "files_delete", url, rid, key))
 
         try:
             return await self._with_retries("files_delete", rid, attempt)
@@ -296,15 +302,16 @@ class ZaiClient:
     # --- plumbing ----------------------------------------------------------------------------
 
     async def _with_retries(
-        self, route: str, rid: str, attempt: Callable[[int], Awaitable[T]]
+        self, route: str, rid: str, attempt: Callable[[int, str], Awaitable[T]]
     ) -> T:
-        """Run ``attempt(n)`` until it succeeds or the policy gives up; a small loop on purpose
-        (see service.zai.retry for why not tenacity)."""
-        n = 0
+        """Run ``attempt(n, key)`` until it succeeds or the policy gives up; a small loop on
+        purpose (see service.zai.retry for why not tenacity). ``key`` is the Idempotency-Key of
+        this logical call: the same for each of its retries, a new one for the next call."""
+        n, key = 0, new_request_id()
         while True:
             n += 1
             try:
-                return await attempt(n)
+                return await attempt(n, key)
             except ZaiError as err:
                 self._annotate(err, rid, n)
                 delay = self._retry.next_delay(err, n)
@@ -320,9 +327,13 @@ class ZaiClient:
         err.request_id = err.request_id or rid
         err.attempts = attempts
 
-    async def _exchange(self, method: str, route: str, url: str, rid: str, **kw: Any) -> object:
+    async def _exchange(
+        self, method: str, route: str, url: str, rid: str, key: str, **kw: Any
+    ) -> object:
         """One HTTP request: the parsed JSON of a 2xx, else a classified ZaiError."""
         headers = {"X-Request-Id": rid}
+        if method != "GET":
+            headers["Idempotency-Key"] = key
         async with _key_semaphore(self.key_fingerprint, self._max_concurrency):
             try:
                 response = await self._http.request(method, url, headers=headers, **kw)
