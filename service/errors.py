@@ -45,6 +45,9 @@ class FailureCode(StrEnum):
     zai_malformed_response = "zai.malformed_response"
     zai_deadline_exceeded = "zai.deadline_exceeded"
     zai_error = "zai.error"
+    # The connection to the tenant's account (Truto), as classified by the Z.ai client.
+    upstream_reconnect_required = "upstream.reconnect_required"
+    upstream_account_blocked = "upstream.account_blocked"
     # Misconfiguration, found before any upstream call.
     tenant_credential_invalid = "tenant.credential_invalid"
     glossary_not_found = "glossary.not_found"

@@ -95,7 +95,7 @@ class ZaiClient:
 
     def __init__(
         self,
-        api_key: str | SecretStr,
+        api_key: str | SecretStr | None,
         *,
         agents_base_url: str,
         files_base_url: str,
@@ -109,13 +109,21 @@ class ZaiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        account: str | None = None,
     ) -> None:
-        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
-        if not self._api_key.get_secret_value():
+        """``api_key=None`` with ``account`` (a stable, non-secret id of the upstream account):
+        the ``transport`` authenticates each request itself (the Truto proxy does)."""
+        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        if self._api_key is None:
+            if not account:
+                raise ValueError("an api_key, or an account for a transport that authenticates")
+            self.key_fingerprint = account
+        elif not self._api_key.get_secret_value():
             raise ValueError("api_key must not be empty")
+        else:
+            self.key_fingerprint = account or key_fingerprint(self._api_key)
         self.agents_base_url = agents_base_url.rstrip("/")
         self.files_base_url = files_base_url.rstrip("/")
-        self.key_fingerprint = key_fingerprint(self._api_key)
         self._max_concurrency = max_concurrency
         self._retry = retry or RetryPolicy()
         self._async_deadline = async_deadline
@@ -124,7 +132,7 @@ class ZaiClient:
         self._sleep = sleep
         self._clock = clock
         self._http = httpx.AsyncClient(
-            auth=_BearerAuth(self._api_key),
+            auth=_BearerAuth(self._api_key) if self._api_key is not None else None,
             headers={"Accept": "application/json", "Accept-Language": "en-US,en"},
             timeout=httpx.Timeout(
                 connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
@@ -284,6 +292,11 @@ class ZaiClient:
 
         return await self._with_retries("files_list", rid, attempt)
 
+    async def can_delete_files(self) -> bool:
+        """Whether files can be deleted (and so evicted) through this connection: always
+        directly; through a proxy only when it offers the call."""
+        return True
+
     async def delete_file(self, file_id: str) -> bool:
         """Delete a file; False if Z.ai reports it unknown or did not delete it."""
         if not file_id.strip():
@@ -323,7 +336,8 @@ class ZaiClient:
                 await self._sleep(delay)
 
     def _annotate(self, err: ZaiError, rid: str, attempts: int) -> None:
-        redact(err, self._api_key.get_secret_value())
+        if self._api_key is not None:
+            redact(err, self._api_key.get_secret_value())
         err.request_id = err.request_id or rid
         err.attempts = attempts
 
