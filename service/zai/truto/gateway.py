@@ -119,12 +119,12 @@ class TrutoGateway:
             headers=self.authorized({"accept": "application/json"}),
             extensions=dict(extensions),
         )
-        await self._token_budget.acquire()  # not a proxy call: only the token's limit applies
-        response = await self.send(request)
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
+        async with self._token_budget.spend():  # not a proxy call: only the token's limit
+            response = await self.send(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
         try:
             body: object = json.loads(content)
         except ValueError:

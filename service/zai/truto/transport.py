@@ -58,12 +58,12 @@ class TrutoTransport(httpx.AsyncBaseTransport):
                 f"{TOOL_NAMES[operation]!r} tool; set TRUTO_RESOURCES[{operation.value!r}]"
             )
         outgoing = self._rewrite(request, operation, route, item, await request.aread())
-        await self._gateway.budget(self._account).acquire()
-        response = await self._gateway.send(outgoing)
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
+        async with self._gateway.budget(self._account).spend():
+            response = await self._gateway.send(outgoing)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
         body = _json(content)
         if response.is_success:
             return _reply(response.status_code, operation, body, content)
