@@ -10,8 +10,8 @@ back, so a call we no longer count is outside Truto's window too: the limit hold
 a call waits in our event loop, the network or the server. Counting from the start alone does
 not: under load, a burst started at once arrives spread over a second or two, and the next
 burst, started exactly one period later, arrives inside Truto's window (measured: five 429s
-in a 300-request burst). The price: a slot is busy for period + the call's duration, so calls
-lasting seconds get a little less than the full rate.
+in a 300-request burst; none since). The price: a slot is busy for period + the call's
+duration, so calls lasting seconds get a little less than the full rate.
 
 Written here rather than taken from a library, on purpose:
 - aiolimiter is a leaky bucket: with a capacity of 50 draining 5 per second it lets up to ~100

@@ -364,3 +364,18 @@ def test_account_key_is_stable_and_not_the_id() -> None:
 async def test_repr_never_shows_the_token(make: MakeClient) -> None:
     client = make()
     assert TOKEN not in repr(client) and TOKEN not in repr(first_gateway(client))
+
+
+async def test_async_polls_spend_from_the_same_budget(
+    truto: FakeTruto, make: MakeClient, fake_time: FakeTime
+) -> None:
+    done = ok_translation("Hi", async_id="A1")
+    truto.on("/proxy/agents", pending("A1"))
+    truto.on("/proxy/agents_async", pending("A1"), pending("A1"), done)
+    client = make(account_limit=2, period=10.0)
+    start = fake_time.now
+    result = await client.translate(REQUEST)
+    assert (result.text, result.polls) == ("Hi", 3)
+    # submit and poll 1 at t=0 fill the window of 2; poll 2, due at 0.5 s, waits for the window
+    # (10.25 s); poll 3 follows its 1 s poll wait.
+    assert fake_time.now - start == pytest.approx(10.25 + 1.0)
