@@ -38,7 +38,6 @@ class Account:
             "sandbox": self.sandbox,
             "blocked": self.blocked,
             "status": self.status,
-            "is_blocked": self.blocked,
         }
 
 

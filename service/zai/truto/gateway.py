@@ -18,6 +18,7 @@ import httpx
 from pydantic import SecretStr
 
 from service.zai.client import ZaiClient
+from service.zai.errors import ZaiError, redact
 from service.zai.retry import parse_retry_after
 from service.zai.truto.budget import Budget, Sleep, Window
 from service.zai.truto.classify import TRUTO_RETRY_AFTER, classify_truto
@@ -130,10 +131,15 @@ class TrutoGateway:
         except ValueError:
             body = None
         if not response.is_success:
-            raise classify_truto(response.status_code, body, response.headers, route="tools")
+            error = classify_truto(response.status_code, body, response.headers, route="tools")
+            raise self.scrubbed(error)
         return routes_from_tools(body)
 
     # --- HTTP --------------------------------------------------------------------------------
+
+    def scrubbed(self, error: ZaiError) -> ZaiError:
+        """The error without the API token, should Truto ever echo it in a message."""
+        return redact(error, self._token.get_secret_value())
 
     def authorized(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {**headers, "authorization": f"Bearer {self._token.get_secret_value()}"}

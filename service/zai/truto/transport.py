@@ -69,7 +69,8 @@ class TrutoTransport(httpx.AsyncBaseTransport):
             return _reply(response.status_code, operation, body, content)
         if is_truto_rate_limit(response.status_code, body):
             self._gateway.rate_limited(self._account, response.headers)
-        raise classify_truto(response.status_code, body, response.headers, route=operation.value)
+        error = classify_truto(response.status_code, body, response.headers, route=operation.value)
+        raise self._gateway.scrubbed(error)
 
     async def aclose(self) -> None:
         """Nothing to close: the connection pool is the gateway's, shared by every account."""

@@ -379,3 +379,10 @@ async def test_async_polls_spend_from_the_same_budget(
     # submit and poll 1 at t=0 fill the window of 2; poll 2, due at 0.5 s, waits for the window
     # (10.25 s); poll 3 follows its 1 s poll wait.
     assert fake_time.now - start == pytest.approx(10.25 + 1.0)
+
+
+async def test_an_echoed_token_never_reaches_an_error(truto: FakeTruto, make: MakeClient) -> None:
+    truto.on("/proxy/agents", own(400, f"bad request with Bearer {TOKEN}"))
+    with pytest.raises(e.ZaiBadRequest) as caught:
+        await make().translate(REQUEST)
+    assert TOKEN not in str(caught.value) and "[redacted]" in caught.value.message
