@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from service.zai import errors as e
 from service.zai.models import TranslateRequest, Translation
 from service.zai.retry import RetryPolicy
-from service.zai.truto import TrutoGateway, TrutoZaiClient, account_key
+from service.zai.truto import TrutoGateway, TrutoZaiClient, account_key, classify_truto
 from service.zai.truto.tools import Operation
 from service.zai.truto.transport import unwrap
 
@@ -386,3 +386,67 @@ async def test_an_echoed_token_never_reaches_an_error(truto: FakeTruto, make: Ma
     with pytest.raises(e.ZaiBadRequest) as caught:
         await make().translate(REQUEST)
     assert TOKEN not in str(caught.value) and "[redacted]" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "cls", "retryable", "retry_after"),
+    [
+        (
+            429,
+            {"statusCode": 429, "message": "Too many"},
+            {"Retry-After": "10"},
+            e.ZaiRateLimited,
+            True,
+            10.0,
+        ),
+        (429, {"statusCode": 429}, {}, e.ZaiRateLimited, True, 10.0),
+        (
+            429,
+            {"truto_is_remote_error": True, "raw_response": {"error": {"code": "1302"}}},
+            {"retry-after": "4"},
+            e.ZaiRateLimited,
+            True,
+            4.0,
+        ),
+        (
+            429,
+            {"truto_is_remote_error": True, "raw_response": {"error": {"code": "1113"}}},
+            {},
+            e.ZaiQuotaExceeded,
+            False,
+            None,
+        ),
+        (
+            401,
+            {"truto_is_remote_error": True, "raw_response": "expired"},
+            {},
+            e.UpstreamReconnectRequired,
+            False,
+            None,
+        ),
+        (401, {"statusCode": 401, "message": "Invalid API token"}, {}, e.ZaiAuthError, False, None),
+        (503, {"statusCode": 503}, {}, e.UpstreamAccountBlocked, False, None),
+        (
+            503,
+            {"truto_is_remote_error": True, "raw_response": {}},
+            {},
+            e.ZaiServerError,
+            True,
+            None,
+        ),
+        (502, {"statusCode": 502}, {}, e.ZaiServerError, True, None),
+        (504, None, {}, e.ZaiServerError, True, None),
+        (405, {"statusCode": 405}, {}, e.ZaiPermissionDenied, False, None),
+        (404, {"statusCode": 404}, {}, e.ZaiBadRequest, False, None),
+    ],
+)
+def test_classification_table(
+    status: int,
+    body: object,
+    headers: dict[str, str],
+    cls: type[e.ZaiError],
+    retryable: bool,
+    retry_after: float | None,
+) -> None:
+    err = classify_truto(status, body, headers, route="agents")
+    assert type(err) is cls and err.retryable is retryable and err.retry_after == retry_after
