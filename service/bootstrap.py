@@ -42,6 +42,7 @@ from service.store.outbox import SqlOutbox
 from service.store.tenants import SqlTenants
 from service.zai import ZaiClient
 from service.zai.retry import RetryPolicy
+from service.zai.truto import TrutoGateway
 
 # Any non-empty key passes the simulator when it runs without --api-key.
 SIMULATOR_KEY = "simulator.local-key"
@@ -118,33 +119,56 @@ def outbox_relay(settings: Settings, sessions: async_sessionmaker[AsyncSession])
 # --- Z.ai ----------------------------------------------------------------------------------
 
 
-def zai_client(settings: Settings, api_key: SecretStr | str | None = None) -> ZaiClient:
-    """A client for the configured region or explicit URLs; without a key, the simulator."""
-    key = api_key or settings.zai_api_key or SIMULATOR_KEY
-    agents, files = settings.zai_base_urls()
-    return ZaiClient(
-        key,
-        agents_base_url=agents,
-        files_base_url=files,
-        connect_timeout=settings.zai_connect_timeout,
-        read_timeout=settings.zai_read_timeout,
-        max_concurrency=settings.zai_max_concurrency,
-        retry=RetryPolicy(
+def _client_options(settings: Settings) -> dict[str, Any]:
+    """Timeouts, concurrency, retries and polling: the same for direct and Truto clients."""
+    return {
+        "connect_timeout": settings.zai_connect_timeout,
+        "read_timeout": settings.zai_read_timeout,
+        "max_concurrency": settings.zai_max_concurrency,
+        "retry": RetryPolicy(
             max_retries=settings.zai_max_retries,
             base=settings.zai_backoff_base,
             max=settings.zai_backoff_max,
         ),
-        async_deadline=settings.zai_async_deadline,
+        "async_deadline": settings.zai_async_deadline,
+    }
+
+
+def zai_client(settings: Settings, api_key: SecretStr | str | None = None) -> ZaiClient:
+    """A client for the configured region or explicit URLs; without a key, the simulator."""
+    key = api_key or settings.zai_api_key or SIMULATOR_KEY
+    agents, files = settings.zai_base_urls()
+    return ZaiClient(key, agents_base_url=agents, files_base_url=files, **_client_options(settings))
+
+
+def truto_gateway(settings: Settings) -> TrutoGateway | None:
+    """The process's Truto gateway (pool, routes, budgets); None without TRUTO_API_TOKEN."""
+    if settings.truto_api_token is None:
+        return None
+    return TrutoGateway(
+        settings.truto_api_token,
+        settings.truto_base_url,
+        resources={str(op): value for op, value in settings.truto_resources.items()},
+        account_limit=settings.truto_account_rate_limit,
+        token_limit=settings.truto_token_rate_limit,
+        period=settings.truto_rate_period,
     )
 
 
 def tenants(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> SqlTenants:
     default_key = settings.zai_api_key or SecretStr(SIMULATOR_KEY)
+    gateway = truto_gateway(settings)
     return SqlTenants(
         sessions,
         CredentialCipher(settings.credentials_key),
         default_key,
         lambda key: zai_client(settings, key),
+        make_truto_client=(
+            (lambda account: gateway.client(account, **_client_options(settings)))
+            if gateway
+            else None
+        ),
+        close_truto=gateway.aclose if gateway else None,
     )
 
 

@@ -13,10 +13,13 @@ import uvicorn
 
 from service.config import get_settings
 from service.logs import configure_logging
-from service.sim.cli import sim_command
+from service.sim.cli import sim_command, truto_sim_command
 
 app = typer.Typer(help="zai-l10n: Kafka-driven translation with Z.ai", no_args_is_help=True)
 app.command("sim", help="Run the Z.ai simulator.")(sim_command)
+app.command("truto-sim", help="Run the Truto simulator in front of a Z.ai simulator.")(
+    truto_sim_command
+)
 glossary_app = typer.Typer(help="Glossaries as code.", no_args_is_help=True)
 app.add_typer(glossary_app, name="glossary")
 

@@ -13,6 +13,10 @@ ZAI_INTERNATIONAL = ("https://api.z.ai/api/v1", "https://api.z.ai/api/paas/v4")
 ZAI_MAINLAND = ("https://open.bigmodel.cn/api/v1", "https://open.bigmodel.cn/api/paas/v4")
 
 
+#: The Z.ai calls whose Truto proxy resource TRUTO_RESOURCES may name (service.zai.truto.tools).
+TrutoOperation = Literal["agents", "async_result", "upload", "list_files", "delete_file"]
+
+
 class ZaiRegion(StrEnum):
     international = "international"
     mainland = "mainland"
@@ -69,6 +73,17 @@ class Settings(BaseSettings):
     zai_backoff_base: float = Field(default=0.5, gt=0)
     zai_backoff_max: float = Field(default=20.0, gt=0)
     zai_async_deadline: float = Field(default=300.0, gt=0)
+
+    # Truto: tenants whose own Z.ai account is linked through Truto (docs/truto.md). The API
+    # token is the service's; no Z.ai key of such a tenant is ever held here.
+    truto_api_token: SecretStr | None = None
+    truto_base_url: str = "https://api.truto.one"
+    # Proxy resource per operation (`resource` or `resource/method`); unset ones are read from
+    # each account's tools on first use.
+    truto_resources: dict[TrutoOperation, str] = Field(default_factory=dict)
+    truto_account_rate_limit: int = Field(default=50, ge=1)  # calls per period per account
+    truto_token_rate_limit: int = Field(default=500, ge=1)  # calls per period per API token
+    truto_rate_period: float = Field(default=10.0, gt=0)  # seconds
 
     # Simulator (used when no ZAI_API_KEY is set)
     sim_host: str = "127.0.0.1"

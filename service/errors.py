@@ -5,6 +5,7 @@ Tree (``code`` in brackets)::
     ServiceError
     ├── Misconfigured            the job's languages fail at once, no retry helps
     │   ├── CredentialInvalid        [tenant.credential_invalid]
+    │   ├── TrutoNotConfigured       [tenant.truto_not_configured]
     │   ├── GlossaryNotFound         [glossary.not_found]
     │   ├── GlossaryVersionMissing   [glossary.version_missing]
     │   ├── GlossarySourceMismatch   [glossary.source_mismatch]
@@ -45,8 +46,12 @@ class FailureCode(StrEnum):
     zai_malformed_response = "zai.malformed_response"
     zai_deadline_exceeded = "zai.deadline_exceeded"
     zai_error = "zai.error"
+    # The connection to the tenant's account (Truto), as classified by the Z.ai client.
+    upstream_reconnect_required = "upstream.reconnect_required"
+    upstream_account_blocked = "upstream.account_blocked"
     # Misconfiguration, found before any upstream call.
     tenant_credential_invalid = "tenant.credential_invalid"
+    tenant_truto_not_configured = "tenant.truto_not_configured"
     glossary_not_found = "glossary.not_found"
     glossary_version_missing = "glossary.version_missing"
     glossary_source_mismatch = "glossary.source_mismatch"
@@ -82,6 +87,12 @@ class CredentialInvalid(Misconfigured):
     """The tenant's stored Z.ai key cannot be decrypted; store it again."""
 
     code = FailureCode.tenant_credential_invalid
+
+
+class TrutoNotConfigured(Misconfigured):
+    """The tenant is connected through Truto, but this worker has no TRUTO_API_TOKEN."""
+
+    code = FailureCode.tenant_truto_not_configured
 
 
 class GlossaryNotFound(Misconfigured):

@@ -1,4 +1,5 @@
-"""The admin REST API (FastAPI): tokens, tenant credentials, glossaries, job status."""
+"""The admin REST API (FastAPI): tokens, tenant connections and credentials, glossaries, job
+status."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from service import bootstrap
 from service.api import problems
 from service.api.deps import ApiContext
-from service.api.routes import credentials, glossaries, jobs, tokens
+from service.api.routes import connection, credentials, glossaries, jobs, tokens
 from service.api.routes import settings as tenant_settings
 from service.auth.credentials import CredentialCipher
 from service.config import Settings
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = CollectorRegistry()
     app = FastAPI(title="zai-l10n admin API", version="0.1.0", lifespan=_lifespan(settings))
     problems.install(app)
-    for module in (tokens, credentials, glossaries, jobs, tenant_settings):
+    for module in (tokens, connection, credentials, glossaries, jobs, tenant_settings):
         app.include_router(module.router)
     _count_requests(app, registry)
     _health_routes(app, registry)

@@ -142,7 +142,8 @@ class Memory(Protocol):
 
 
 class Translator(Protocol):
-    """One upstream account: Z.ai's agent and file API (ZaiClient implements it)."""
+    """One upstream account: Z.ai's agent and file API (ZaiClient implements it, directly or
+    through Truto's proxy)."""
 
     @property
     def key_fingerprint(self) -> str: ...
@@ -154,6 +155,10 @@ class Translator(Protocol):
     async def upload_file(
         self, filename: str, content: bytes, *, purpose: str = ...
     ) -> FileObject: ...
+
+    async def can_delete_files(self) -> bool:
+        """False where the connection offers no file delete (Truto's proxy): no eviction."""
+        ...
 
     async def delete_file(self, file_id: str) -> bool: ...
 

@@ -11,11 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 LatencyModel = Literal["fixed", "uniform", "lognormal"]
 Mode = Literal["sync", "async"]
 UnknownGlossary = Literal["error", "ignore"]
+#: "nested": `{"error": {"code": "<digits>", "message"}, "request_id"}`, as observed in real
+#: replies; "flat": `{"code": <int>, "message"}`, the `Error` schema of Z.ai's OpenAPI document.
+ErrorEnvelope = Literal["nested", "flat"]
+#: Where an async-result success puts the assistant messages: "message" (an array, Z.ai's OpenAPI
+#: `CommonAgentResultResponse`) or "messages" (bigmodel's async-result page).
+AsyncResultField = Literal["message", "messages"]
 
-#: Union of the formats Z.ai and bigmodel document for purpose=agent, plus tsv (our glossaries).
-DEFAULT_EXTENSIONS = frozenset(
-    ["pdf", "doc", "docx", "xls", "xlsx", "ppt", "txt", "png", "jpg", "jpeg", "csv", "tsv"]
-)
+#: Exactly the formats Z.ai documents for purpose=agent (zai-api.md §3); bigmodel adds more.
+DEFAULT_EXTENSIONS = frozenset(["pdf", "doc", "xlsx", "ppt", "txt", "jpg", "png"])
 
 
 class SimConfig(BaseModel):
@@ -28,7 +32,10 @@ class SimConfig(BaseModel):
     latency_ms: float = Field(default=0.0, ge=0)
     latency_jitter_ms: float = Field(default=0.0, ge=0)  # half-width for "uniform"
     latency_sigma: float = Field(default=0.5, ge=0)  # log-space sigma for "lognormal"
+    # General Translation answers synchronously (every Z.ai source); "async" is our drill mode.
     mode: Mode = "sync"
+    error_envelope: ErrorEnvelope = "nested"
+    async_result_field: AsyncResultField = "message"
     async_pending_seconds: float = Field(default=2.0, ge=0)
     slow_seconds: float = Field(default=30.0, ge=0)
     max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)

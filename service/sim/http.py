@@ -34,8 +34,9 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(state: SimState, status: int, code: str, message: str) -> Response:
-    """The canonical nested envelope, with a request_id like Z.ai's."""
-    return json_response(error_body(code, message, state.new_task_id()), status)
+    """The configured envelope: nested with a request_id like Z.ai's, or the flat one."""
+    flat = state.config.error_envelope == "flat"
+    return json_response(error_body(code, message, state.new_task_id(), flat=flat), status)
 
 
 async def read_json(request: Request) -> Any:

@@ -11,12 +11,13 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import orjson
 import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.sim import control, files
 from service.sim.config import SimConfig, sample_latency_ms
@@ -27,6 +28,7 @@ from service.sim.translate import Corruption
 from service.sim.wire import (
     RequestError,
     Translation,
+    async_result_reply,
     failed_reply,
     network_error,
     parse_agent_request,
@@ -98,8 +100,12 @@ async def async_result(call: Call) -> Response:
     if corruption is Corruption.none:
         corruption = task.corruption
     result = translate_request(task.request, task.terms, _finish_reason(call.fault), corruption)
-    reply = translation_reply(
-        result, task_id=task.task_id, async_id=async_id, sdk_compat=call.sdk_compat
+    reply = async_result_reply(
+        result,
+        task_id=task.task_id,
+        async_id=async_id,
+        field=state.config.async_result_field,
+        sdk_compat=call.sdk_compat,
     )
     return json_response(reply)
 
@@ -264,7 +270,11 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def make_server(
-    app: SimApp, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    log_level: str = "warning",
+    lifespan: Literal["on", "off"] = "off",
 ) -> uvicorn.Server:
     """A uvicorn server for the app: uvloop and httptools when installed, no access log."""
     config = uvicorn.Config(
@@ -273,7 +283,7 @@ def make_server(
         port=port,
         loop="auto",
         http="auto",
-        lifespan="off",
+        lifespan=lifespan,
         access_log=False,
         log_level=log_level,
         timeout_graceful_shutdown=1,

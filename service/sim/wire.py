@@ -134,7 +134,13 @@ def parse_async_result_request(body: object) -> tuple[str, str]:
     return (agent_id if isinstance(agent_id, str) else "", async_id)
 
 
-def error_body(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, request_id: str | None = None, *, flat: bool = False
+) -> dict[str, Any]:
+    """The nested envelope seen in real replies, or the flat one of Z.ai's OpenAPI `Error`
+    schema (an int32 `code`, no request id)."""
+    if flat:
+        return {"code": int(code) if code.isdigit() else code, "message": message}
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
     if request_id:
         body["request_id"] = request_id
@@ -199,6 +205,29 @@ def translation_reply(
     }
     if sdk_compat:
         choice["message"] = message
+    return _reply(result, choice, task_id, async_id)
+
+
+def async_result_reply(
+    result: Translation,
+    *,
+    task_id: str,
+    async_id: str,
+    field: str = "message",
+    sdk_compat: bool = False,
+) -> dict[str, Any]:
+    """A finished async task. `field="message"`: Z.ai's OpenAPI shape, `choices[].message` an
+    array of `{role, content: [parts]}`; `"messages"`: bigmodel's, the §6.3 choice."""
+    if field == "messages":
+        return translation_reply(result, task_id=task_id, async_id=async_id, sdk_compat=sdk_compat)
+    message = {"role": "assistant", "content": [_text(result.text)]}
+    choice = {"index": 0, "finish_reason": result.finish_reason, "message": [message]}
+    return _reply(result, choice, task_id, async_id)
+
+
+def _reply(
+    result: Translation, choice: dict[str, Any], task_id: str, async_id: str | None
+) -> dict[str, Any]:
     reply: dict[str, Any] = {"id": task_id, "agent_id": AGENT_ID}
     if async_id:
         reply["async_id"] = async_id

@@ -41,6 +41,7 @@ class FileApi(Protocol):
     async def upload_file(
         self, filename: str, content: bytes, *, purpose: str = ...
     ) -> FileObject: ...
+    async def can_delete_files(self) -> bool: ...
     async def delete_file(self, file_id: str) -> bool: ...
 
 
@@ -157,8 +158,12 @@ class UploadCache:
         try:
             compiled = self._compiler.compile(await load(), key.source_lang, key.target_lang)
             file_id = None
+            # Without a file delete (Truto's proxy) nothing is evicted or deleted: old files
+            # stay until Z.ai's retention ends them (docs/truto.md, the 100-file limit).
+            deletable = await api.can_delete_files()
             if compiled.entry_count:
-                await self._make_room(api, key.account)
+                if deletable:
+                    await self._make_room(api, key.account)
                 file_id = (await api.upload_file(compiled.filename, compiled.content)).id
                 if self._on_upload:
                     self._on_upload()
@@ -169,9 +174,10 @@ class UploadCache:
         logger.info(
             "glossary file uploaded", extra={"file_id": file_id, "version_id": key.version_id}
         )
-        if claim.previous_file_id and claim.previous_file_id != file_id:
-            await _delete_upstream(api, claim.previous_file_id)
-        await self._delete_superseded(api, key, claim.row_id)
+        if deletable:
+            if claim.previous_file_id and claim.previous_file_id != file_id:
+                await _delete_upstream(api, claim.previous_file_id)
+            await self._delete_superseded(api, key, claim.row_id)
         return file_id
 
     async def _mark_ready(self, row_id: int, file_id: str | None) -> None:

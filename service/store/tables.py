@@ -6,6 +6,7 @@ Ids are strings so SQLite and PostgreSQL store them alike; times are timezone-aw
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
@@ -199,6 +200,26 @@ class MemoryEntry(SQLModel, table=True):
     tenant_id: str = Field(index=True, max_length=100)
     target_text: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConnectionKind(StrEnum):
+    """How a tenant reaches Z.ai."""
+
+    service = "service"  # the service's own key (ZAI_API_KEY)
+    zai_key = "zai_key"  # the tenant's own key, encrypted in tenant_credential
+    truto = "truto"  # the tenant's Z.ai account linked in Truto: no key held here
+
+
+class TenantConnection(SQLModel, table=True):
+    """A tenant's chosen connection. No row: its own key if one is stored, else the service's
+    (the behaviour from before connections existed)."""
+
+    __tablename__ = "tenant_connection"
+
+    tenant_id: str = Field(primary_key=True, max_length=100)
+    kind: str = Field(max_length=16)
+    integrated_account_id: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class TenantSettings(SQLModel, table=True):

@@ -1,10 +1,16 @@
-"""Tenants' configuration as the pipeline needs it (Tenants port): which upstream account a
-tenant uses, and its glossary QA policy. Both are cached for a few seconds: a changed key or
-policy takes effect within CACHE_TTL, and busy tenants cost no query per job."""
+"""Tenants' configuration as the pipeline needs it (Tenants port): how a tenant reaches Z.ai,
+and its glossary QA policy. Both are cached for a few seconds: a changed connection or policy
+takes effect within CACHE_TTL, and busy tenants cost no query per job.
+
+A tenant's connection (docs/truto.md): the service's key, its own key (encrypted in
+`tenant_credential`), or a Truto integrated account. No `tenant_connection` row means what it
+meant before connections existed: its own key if one is stored, else the service's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from cachetools import TTLCache
 from pydantic import SecretStr
@@ -12,19 +18,27 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.credentials import CredentialCipher, CredentialCorrupt, CredentialStoreUnavailable
-from service.errors import CredentialInvalid
+from service.errors import CredentialInvalid, TrutoNotConfigured
 from service.l10n.compliance import Policy
 from service.pipeline.ports import Translator
 from service.store.errors import store_call
-from service.store.tables import TenantCredential, TenantSettings
+from service.store.tables import ConnectionKind, TenantConnection, TenantCredential, TenantSettings
 from service.zai import ZaiClient, key_fingerprint
 
 CACHE_TTL = 10.0
+PROVIDER = "zai"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Exactly one of: a Z.ai key, or a Truto integrated account."""
+
+    key: SecretStr | None = None
+    truto_account: str | None = None
 
 
 class SqlTenants:
-    """One upstream client per API key: the tenant's own key if it stored one, else the
-    service's; clients are shared by every tenant with the same key."""
+    """One upstream client per key or integrated account, shared by every tenant using it."""
 
     def __init__(
         self,
@@ -32,33 +46,54 @@ class SqlTenants:
         cipher: CredentialCipher,
         default_key: SecretStr,
         make_client: Callable[[SecretStr], ZaiClient],
+        make_truto_client: Callable[[str], ZaiClient] | None = None,
+        close_truto: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._cipher = cipher
         self._default_key = default_key
         self._make = make_client
+        self._make_truto = make_truto_client
+        self._close_truto = close_truto
         self._clients: dict[str, ZaiClient] = {}
-        self._keys: TTLCache[str, SecretStr] = TTLCache(maxsize=10_000, ttl=CACHE_TTL)
+        self._connections: TTLCache[str, Connection] = TTLCache(maxsize=10_000, ttl=CACHE_TTL)
         self._policies: TTLCache[str, Policy | None] = TTLCache(maxsize=10_000, ttl=CACHE_TTL)
 
     async def translator(self, tenant_id: str) -> Translator:
-        key = self._keys.get(tenant_id)
-        if key is None:
-            key = self._keys[tenant_id] = await self._key(tenant_id)
-        fingerprint = key_fingerprint(key)
-        client = self._clients.get(fingerprint)
+        connection = self._connections.get(tenant_id)
+        if connection is None:
+            connection = self._connections[tenant_id] = await self._connection(tenant_id)
+        if connection.truto_account is not None:
+            account = connection.truto_account
+            if self._make_truto is None:
+                raise TrutoNotConfigured()
+            make_truto = self._make_truto
+            return self._client(f"truto:{account}", lambda: make_truto(account))
+        key = connection.key or self._default_key
+        return self._client(key_fingerprint(key), lambda: self._make(key))
+
+    def _client(self, name: str, make: Callable[[], ZaiClient]) -> ZaiClient:
+        client = self._clients.get(name)
         if client is None:
-            client = self._clients[fingerprint] = self._make(key)
+            client = self._clients[name] = make()
         return client
 
     @store_call
-    async def _key(self, tenant_id: str) -> SecretStr:
+    async def _connection(self, tenant_id: str) -> Connection:
         async with self._sessions() as s:
-            row = await s.get(TenantCredential, (tenant_id, "zai"))
-        if row is None:
-            return self._default_key
+            row = await s.get(TenantConnection, tenant_id)
+            credential = await s.get(TenantCredential, (tenant_id, PROVIDER))
+        kind = ConnectionKind(row.kind) if row else None
+        if kind is ConnectionKind.truto and row is not None and row.integrated_account_id:
+            return Connection(truto_account=row.integrated_account_id)
+        if kind is ConnectionKind.service:
+            return Connection()
+        if credential is None:
+            if kind is ConnectionKind.zai_key:
+                raise CredentialInvalid("the tenant chose its own Z.ai key, but none is stored")
+            return Connection()
         try:
-            return self._cipher.decrypt(row.ciphertext)
+            return Connection(key=self._cipher.decrypt(credential.ciphertext))
         except (CredentialCorrupt, CredentialStoreUnavailable) as exc:
             raise CredentialInvalid(
                 f"the tenant's stored Z.ai key is unusable ({exc}); store it again"
@@ -77,3 +112,5 @@ class SqlTenants:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+        if self._close_truto is not None:
+            await self._close_truto()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from service.zai.client import ZaiClient, key_fingerprint, new_request_id
 from service.zai.errors import (
+    UpstreamAccountBlocked,
+    UpstreamReconnectRequired,
     ZaiAccountError,
     ZaiAuthError,
     ZaiBadRequest,
@@ -33,6 +35,8 @@ __all__ = [
     "RetryPolicy",
     "TranslateRequest",
     "Translation",
+    "UpstreamAccountBlocked",
+    "UpstreamReconnectRequired",
     "Usage",
     "ZaiAccountError",
     "ZaiAuthError",

@@ -28,6 +28,7 @@ from service.zai.errors import (
 )
 from service.zai.models import (
     AGENT_ID,
+    UPLOAD_EXTENSIONS,
     FileObject,
     PendingTask,
     TranslateRequest,
@@ -94,7 +95,7 @@ class ZaiClient:
 
     def __init__(
         self,
-        api_key: str | SecretStr,
+        api_key: str | SecretStr | None,
         *,
         agents_base_url: str,
         files_base_url: str,
@@ -108,13 +109,21 @@ class ZaiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        account: str | None = None,
     ) -> None:
-        self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
-        if not self._api_key.get_secret_value():
+        """``api_key=None`` with ``account`` (a stable, non-secret id of the upstream account):
+        the ``transport`` authenticates each request itself (the Truto proxy does)."""
+        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        if self._api_key is None:
+            if not account:
+                raise ValueError("an api_key, or an account for a transport that authenticates")
+            self.key_fingerprint = account
+        elif not self._api_key.get_secret_value():
             raise ValueError("api_key must not be empty")
+        else:
+            self.key_fingerprint = account or key_fingerprint(self._api_key)
         self.agents_base_url = agents_base_url.rstrip("/")
         self.files_base_url = files_base_url.rstrip("/")
-        self.key_fingerprint = key_fingerprint(self._api_key)
         self._max_concurrency = max_concurrency
         self._retry = retry or RetryPolicy()
         self._async_deadline = async_deadline
@@ -123,7 +132,7 @@ class ZaiClient:
         self._sleep = sleep
         self._clock = clock
         self._http = httpx.AsyncClient(
-            auth=_BearerAuth(self._api_key),
+            auth=_BearerAuth(self._api_key) if self._api_key is not None else None,
             headers={"Accept": "application/json", "Accept-Language": "en-US,en"},
             timeout=httpx.Timeout(
                 connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
@@ -173,10 +182,11 @@ class ZaiClient:
         rid = request.request_id or new_request_id()
         url = f"{self.agents_base_url}/agents"
 
-        async def attempt(n: int) -> Translation | PendingTask:
-            # A fresh body request_id per retry: Z.ai rejects a reused one with 1231.
+        async def attempt(n: int, key: str) -> Translation | PendingTask:
+            # A fresh body request_id per retry (Z.ai rejects a reused one with 1231); the
+            # Idempotency-Key stays: see docs/zai-client.md "Request ids".
             body = agent_body(request, rid if n == 1 else f"{rid}-{n}")
-            reply = await self._exchange("POST", "agents", url, rid, json=body)
+            reply = await self._exchange("POST", "agents", url, rid, key, json=body)
             return parse_agent_reply(reply, request_id=rid, attempts=n)
 
         return await self._with_retries("agents", rid, attempt)
@@ -222,8 +232,8 @@ class ZaiClient:
         url = f"{self.agents_base_url}/agents/async-result"
         payload = {"agent_id": agent_id, "async_id": async_id}
 
-        async def attempt(n: int) -> object:
-            return await self._exchange("POST", "async_result", url, rid, json=payload)
+        async def attempt(n: int, key: str) -> object:
+            return await self._exchange("POST", "async_result", url, rid, key, json=payload)
 
         try:
             reply = await self._with_retries("async_result", rid, attempt)
@@ -248,13 +258,17 @@ class ZaiClient:
         """Upload a file (e.g. a glossary) as multipart/form-data."""
         if not filename.strip() or not content:
             raise ZaiInvalidRequest("filename and content must not be empty")
+        if filename.rsplit(".", 1)[-1].lower() not in UPLOAD_EXTENSIONS:
+            raise ZaiInvalidRequest(
+                f"Z.ai accepts only {', '.join(sorted(UPLOAD_EXTENSIONS))} files, not {filename!r}"
+            )
         rid = new_request_id()
         url = f"{self.files_base_url}/files"
         parts = {"file": (filename, content, "application/octet-stream")}
 
-        async def attempt(n: int) -> FileObject:
+        async def attempt(n: int, key: str) -> FileObject:
             reply = await self._exchange(
-                "POST", "files_upload", url, rid, data={"purpose": purpose}, files=parts
+                "POST", "files_upload", url, rid, key, data={"purpose": purpose}, files=parts
             )
             return parse_file(reply)
 
@@ -271,12 +285,17 @@ class ZaiClient:
         if after is not None:
             params["after"] = after
 
-        async def attempt(n: int) -> tuple[list[FileObject], bool]:
+        async def attempt(n: int, key: str) -> tuple[list[FileObject], bool]:
             url = f"{self.files_base_url}/files"
-            reply = await self._exchange("GET", "files_list", url, rid, params=params)
+            reply = await self._exchange("GET", "files_list", url, rid, key, params=params)
             return parse_file_list(reply)
 
         return await self._with_retries("files_list", rid, attempt)
+
+    async def can_delete_files(self) -> bool:
+        """Whether files can be deleted (and so evicted) through this connection: always
+        directly; through a proxy only when it offers the call."""
+        return True
 
     async def delete_file(self, file_id: str) -> bool:
         """Delete a file; False if Z.ai reports it unknown or did not delete it."""
@@ -285,8 +304,8 @@ class ZaiClient:
         rid = new_request_id()
         url = f"{self.files_base_url}/files/{file_id}"
 
-        async def attempt(n: int) -> bool:
-            return parse_deleted(await self._exchange("DELETE", "files_delete", url, rid))
+        async def attempt(n: int, key: str) -> bool:
+            return parse_deleted(await self._exchange("DELETE", "files_delete", url, rid, key))
 
         try:
             return await self._with_retries("files_delete", rid, attempt)
@@ -296,15 +315,16 @@ class ZaiClient:
     # --- plumbing ----------------------------------------------------------------------------
 
     async def _with_retries(
-        self, route: str, rid: str, attempt: Callable[[int], Awaitable[T]]
+        self, route: str, rid: str, attempt: Callable[[int, str], Awaitable[T]]
     ) -> T:
-        """Run ``attempt(n)`` until it succeeds or the policy gives up; a small loop on purpose
-        (see service.zai.retry for why not tenacity)."""
-        n = 0
+        """Run ``attempt(n, key)`` until it succeeds or the policy gives up; a small loop on
+        purpose (see service.zai.retry for why not tenacity). ``key`` is the Idempotency-Key of
+        this logical call: the same for each of its retries, a new one for the next call."""
+        n, key = 0, new_request_id()
         while True:
             n += 1
             try:
-                return await attempt(n)
+                return await attempt(n, key)
             except ZaiError as err:
                 self._annotate(err, rid, n)
                 delay = self._retry.next_delay(err, n)
@@ -316,13 +336,18 @@ class ZaiClient:
                 await self._sleep(delay)
 
     def _annotate(self, err: ZaiError, rid: str, attempts: int) -> None:
-        redact(err, self._api_key.get_secret_value())
+        if self._api_key is not None:
+            redact(err, self._api_key.get_secret_value())
         err.request_id = err.request_id or rid
         err.attempts = attempts
 
-    async def _exchange(self, method: str, route: str, url: str, rid: str, **kw: Any) -> object:
+    async def _exchange(
+        self, method: str, route: str, url: str, rid: str, key: str, **kw: Any
+    ) -> object:
         """One HTTP request: the parsed JSON of a 2xx, else a classified ZaiError."""
         headers = {"X-Request-Id": rid}
+        if method != "GET":
+            headers["Idempotency-Key"] = key
         async with _key_semaphore(self.key_fingerprint, self._max_concurrency):
             try:
                 response = await self._http.request(method, url, headers=headers, **kw)

@@ -6,7 +6,10 @@ Tree (``error_code`` in brackets; R = retryable by default)::
     ├── ZaiRateLimited [zai.rate_limited]          R for 1302/1303/1305, not for a bare 429
     ├── ZaiQuotaExceeded [zai.quota_exceeded]      1113 balance, 1304 daily, 1308 cap
     ├── ZaiAuthError [zai.auth_failed]             401, 1000-1004
+    │   └── UpstreamReconnectRequired [upstream.reconnect_required]  a connection's key was
+    │                                                rejected (Truto: needs_reauth); reconnect
     ├── ZaiAccountError [zai.account_unavailable]  1100, 1110-1112, 1121; R for 1120
+    │   └── UpstreamAccountBlocked [upstream.account_blocked]  Truto: the account is blocked
     ├── ZaiPermissionDenied [zai.permission_denied] 403/434, 1220-1222, 1300
     ├── ZaiBadRequest [zai.bad_request]            other 4xx, 1200, 1210-1215, 1231
     │   ├── ZaiInvalidRequest [zai.invalid_request]  rejected locally, no HTTP call made
@@ -22,6 +25,7 @@ Tree (``error_code`` in brackets; R = retryable by default)::
     └── ZaiDeadlineExceeded [zai.deadline_exceeded] R: async task still pending at the deadline
 
 Nothing here performs I/O: ``classify`` maps (HTTP status, parsed body) to an error instance.
+Errors of the Truto proxy are classified in ``service.zai.truto.classify`` onto this tree.
 """
 
 from __future__ import annotations
@@ -105,10 +109,22 @@ class ZaiAuthError(ZaiError):
     error_code = "zai.auth_failed"
 
 
+class UpstreamReconnectRequired(ZaiAuthError):
+    """The connected Z.ai account rejected its credentials; the customer must reconnect it."""
+
+    error_code = "upstream.reconnect_required"
+
+
 class ZaiAccountError(ZaiError):
     """Z.ai account is inactive, locked or unavailable."""
 
     error_code = "zai.account_unavailable"
+
+
+class UpstreamAccountBlocked(ZaiAccountError):
+    """The integration platform has blocked the connected account."""
+
+    error_code = "upstream.account_blocked"
 
 
 class ZaiPermissionDenied(ZaiError):

@@ -36,13 +36,18 @@ def translate(http: httpx.Client, text: str = "Open the valve", **variables: Any
 
 
 def reply_text(reply: dict[str, Any]) -> str:
-    text: str = reply["choices"][0]["messages"][0]["content"]["text"]
-    return text
+    """The text of a sync reply (`messages`) or of an async result (`message`, an array)."""
+    choice = reply["choices"][0]
+    if "messages" in choice:
+        text: str = choice["messages"][0]["content"]["text"]
+        return text
+    (message,) = choice["message"]
+    return "".join(part["text"] for part in message["content"])
 
 
 def upload(
     http: httpx.Client,
-    name: str = "g.tsv",
+    name: str = "g.txt",
     data: bytes = b"valve\tVentil\n",
     purpose: str = "agent",
 ) -> httpx.Response:
@@ -89,7 +94,7 @@ def test_glossary_from_an_uploaded_file_is_applied(
     sim: SimulatorHandle, http: httpx.Client
 ) -> None:
     file_id = upload(
-        http, "g.csv", b"en,de\nvalve,Ventil\nsafety valve,Sicherheitsventil\n"
+        http, "g.txt", b"en,de\nvalve,Ventil\nsafety valve,Sicherheitsventil\n"
     ).json()["id"]
     reply = translate(http, "Check the Safety Valve and the valve.", glossary=file_id).json()
     assert reply_text(reply) == "[de] Check the Sicherheitsventil and the Ventil."
@@ -274,7 +279,7 @@ def test_finish_reason_faults(sim: SimulatorHandle, http: httpx.Client, reason: 
 def test_content_faults_corrupt_placeholders_or_skip_the_glossary(
     sim: SimulatorHandle, http: httpx.Client
 ) -> None:
-    file_id = upload(http, "g.csv", b"en,de\nvalve,Ventil\n").json()["id"]
+    file_id = upload(http, "g.txt", b"en,de\nvalve,Ventil\n").json()["id"]
     sim.script("agents", ["placeholder_drop", "placeholder_duplicate", "glossary_drop", "ok"])
     texts = [
         reply_text(translate(http, "Open ⟦1⟧ valve ⟦2⟧", glossary=file_id).json()) for _ in range(4)
@@ -356,7 +361,11 @@ def test_async_pending_then_success_by_the_clock(sim: SimulatorHandle, http: htt
     sim.advance_clock(61)
     done = poll(http, async_id)
     assert done["status"] == "success" and done["async_id"] == async_id
-    assert reply_text(done) == "[de] Open the valve"
+    # Z.ai's OpenAPI shape: `choices[].message` is an array of messages whose content is a list.
+    assert done["choices"][0]["message"] == [
+        {"role": "assistant", "content": [{"type": "text", "text": "[de] Open the valve"}]}
+    ]
+    assert "messages" not in done["choices"][0]
     assert done["choices"][0]["finish_reason"] == "stop" and done["usage"]["total_calls"] == 1
     assert poll(http, async_id) == done | {}  # stays done
     assert sim.counters()["async_submitted"] == 1
@@ -368,7 +377,25 @@ def test_async_pending_then_success_in_real_time(sim: SimulatorHandle, http: htt
     assert poll(http, async_id)["status"] == "pending"
     time.sleep(0.25)
     done = poll(http, async_id, "/api/paas/v4/v1/agents/async-result")
-    assert done["status"] == "success" and done["choices"][0]["message"]["role"] == "assistant"
+    assert done["status"] == "success" and done["choices"][0]["message"][0]["role"] == "assistant"
+
+
+def test_async_result_in_bigmodels_shape(sim: SimulatorHandle, http: httpx.Client) -> None:
+    sim.configure(mode="async", async_pending_seconds=0, async_result_field="messages")
+    done = poll(http, translate(http).json()["async_id"])
+    assert reply_text(done) == "[de] Open the valve" and "message" not in done["choices"][0]
+
+
+@pytest.mark.parametrize("fault", ["429_1302", "400_1214", "401_1002"])
+def test_flat_error_envelope(sim: SimulatorHandle, http: httpx.Client, fault: str) -> None:
+    sim.configure(error_envelope="flat")
+    sim.script("agents", [fault])
+    reply = translate(http)
+    status, code = fault.split("_")
+    assert reply.status_code == int(status)
+    body = reply.json()
+    assert set(body) == {"code", "message"} and body["code"] == int(code)  # OpenAPI `Error`
+    assert translate(http, glossary="file-unknown").json()["code"] == 1214  # validation too
 
 
 def test_async_failed_fault_on_submit(sim: SimulatorHandle, http: httpx.Client) -> None:
@@ -460,9 +487,12 @@ def test_upload_reply(sim: SimulatorHandle, http: httpx.Client) -> None:
     ("name", "data", "purpose", "status", "code"),
     [
         ("g.exe", b"MZ", "agent", 400, "1214"),
-        ("g.tsv", b"a\tb", "fine-tune", 400, "1214"),
-        ("g.tsv", b"", "agent", 400, "1214"),
-        ("g.tsv", b"x" * 101, "agent", 435, "435"),
+        # Only Z.ai's documented formats (pdf doc xlsx ppt txt jpg png), not bigmodel's extras.
+        ("g.csv", b"a,b", "agent", 400, "1214"),
+        ("g.docx", b"PK", "agent", 400, "1214"),
+        ("g.txt", b"a\tb", "fine-tune", 400, "1214"),
+        ("g.txt", b"", "agent", 400, "1214"),
+        ("g.txt", b"x" * 101, "agent", 435, "435"),
     ],
 )
 def test_upload_limits(
@@ -493,18 +523,18 @@ def test_file_count_limit_is_per_key(sim: SimulatorHandle, http: httpx.Client) -
     response = http.post(
         "/api/paas/v4/files",
         data={"purpose": "agent"},
-        files={"file": ("g.tsv", b"a\tb")},
+        files={"file": ("g.txt", b"a\tb")},
         headers=other,
     )
     assert response.status_code == 200
 
 
 def test_list_pagination_newest_first(http: httpx.Client) -> None:
-    ids = [upload(http, f"g{i}.tsv").json()["id"] for i in range(5)]
+    ids = [upload(http, f"g{i}.txt").json()["id"] for i in range(5)]
     page = http.get("/api/paas/v4/files", params={"purpose": "agent", "limit": 2}).json()
     assert page["object"] == "list" and page["has_more"] is True
     assert [f["id"] for f in page["data"]] == [ids[4], ids[3]]
-    assert page["data"][0]["filename"] == "g4.tsv" and page["data"][0]["object"] == "file"
+    assert page["data"][0]["filename"] == "g4.txt" and page["data"][0]["object"] == "file"
     rest = http.get(
         "/api/paas/v4/files", params={"limit": 3, "after": ids[3], "order": "created_at"}
     ).json()
@@ -581,11 +611,11 @@ def test_configure_returns_the_effective_config(sim: SimulatorHandle) -> None:
 
 def test_recent_requests_show_what_clients_sent(sim: SimulatorHandle, http: httpx.Client) -> None:
     translate(http, "hello", glossary=None)
-    upload(http, "terms.tsv")
+    upload(http, "terms.txt")
     recorded = sim.requests("agents")
     assert len(recorded) == 1
     assert recorded[0]["body"]["messages"][0]["content"][0]["text"] == "hello"
-    assert sim.requests("files_upload")[0]["body"] == {"purpose": "agent", "filename": "terms.tsv"}
+    assert sim.requests("files_upload")[0]["body"] == {"purpose": "agent", "filename": "terms.txt"}
 
 
 def test_clock_reports_the_offset(sim: SimulatorHandle) -> None:

@@ -46,16 +46,14 @@ def invoke(client: ZaiClient, **variables: Any) -> Any:
 
 def upload_glossary(client: ZaiClient) -> FileObject:
     glossary = io.BytesIO(b"en\tde\nvalve\tVentil\n")
-    return client.files.create(
-        file=("glossary.tsv", glossary, "text/tab-separated-values"), purpose="agent"
-    )
+    return client.files.create(file=("glossary.txt", glossary, "text/plain"), purpose="agent")
 
 
 def test_upload_list_and_delete(client: ZaiClient) -> None:
     created = upload_glossary(client)
     assert isinstance(created, FileObject)
     assert created.id is not None and created.id.startswith("file-")
-    assert (created.object, created.filename, created.purpose) == ("file", "glossary.tsv", "agent")
+    assert (created.object, created.filename, created.purpose) == ("file", "glossary.txt", "agent")
     assert created.bytes == len("en\tde\nvalve\tVentil\n") and isinstance(created.created_at, int)
 
     listed = client.files.list(purpose="agent", limit=10)
@@ -87,8 +85,11 @@ def test_invoke_translation_with_a_glossary(sim: SimulatorHandle, client: ZaiCli
     assert sent["custom_variables"]["glossary"] == glossary.id
 
 
-def test_async_invoke_and_async_result(sim: SimulatorHandle, client: ZaiClient) -> None:
-    sim.configure(mode="async", async_pending_seconds=30)
+@pytest.mark.parametrize("field", ["message", "messages"])
+def test_async_invoke_and_async_result(sim: SimulatorHandle, client: ZaiClient, field: str) -> None:
+    # Async is the simulator's drill mode (General Translation answers synchronously); the
+    # result comes in Z.ai's OpenAPI shape (`message`, an array) or bigmodel's (`messages`).
+    sim.configure(mode="async", async_pending_seconds=30, async_result_field=field)
     submitted = invoke(client)
     assert isinstance(submitted, AgentsCompletion) and submitted.status == "pending"
     async_id = submitted.async_id  # an extra field the SDK keeps
@@ -99,7 +100,15 @@ def test_async_invoke_and_async_result(sim: SimulatorHandle, client: ZaiClient) 
     sim.advance_clock(31)
     done = client.agents.async_result(agent_id="general_translation", async_id=async_id)
     assert isinstance(done, AgentsCompletion) and done.status == "success"
-    assert done.choices[0].message.content == {"type": "text", "text": "[de] Close the valve."}
+    message = done.choices[0].message
+    if field == "message":
+        # The SDK's lenient models take the documented array as a list of its messages.
+        (item,) = message
+        assert isinstance(item, AgentsCompletionMessage) and item.role == "assistant"
+        assert item.content == [{"type": "text", "text": "[de] Close the valve."}]
+    else:  # the alias route adds the `message` object the SDK's model reads
+        assert isinstance(message, AgentsCompletionMessage)
+        assert message.content == {"type": "text", "text": "[de] Close the valve."}
     assert done.choices[0].finish_reason == "stop"
 
 
@@ -138,13 +147,22 @@ def test_streaming(client: ZaiClient) -> None:
         ("500", APIInternalError, "500"),
     ],
 )
+@pytest.mark.parametrize("envelope", ["nested", "flat"])
 def test_errors_map_to_the_sdk_exception_types(
-    sim: SimulatorHandle, client: ZaiClient, fault: str, error_type: type[Exception], code: str
+    sim: SimulatorHandle,
+    client: ZaiClient,
+    fault: str,
+    error_type: type[Exception],
+    code: str,
+    envelope: str,
 ) -> None:
+    sim.configure(error_envelope=envelope)
     sim.script("agents", [fault])
     with pytest.raises(error_type) as caught:
         invoke(client)
-    assert f'"code":"{code}"' in str(caught.value)
+    # nested: {"error": {"code": "1302", ...}}; flat (OpenAPI `Error`): {"code": 1302, ...}
+    expected = f'"code":"{code}"' if envelope == "nested" else f'"code":{code}'
+    assert expected in str(caught.value)
 
 
 def test_sdk_retries_a_429_then_succeeds(sim: SimulatorHandle) -> None:

@@ -168,6 +168,38 @@ async def test_stays_under_the_file_limit(engine: AsyncEngine, sim: Any, client:
     assert [r.state for r in rows] == ["deleted", "ready", "ready"]
 
 
+class NoDelete(ZaiClient):
+    """A connection without a file delete, as through Truto's proxy."""
+
+    async def can_delete_files(self) -> bool:
+        return False
+
+
+async def test_without_a_file_delete_nothing_is_evicted_or_deleted(
+    engine: AsyncEngine, sim: Any
+) -> None:
+    d1, d2 = doc(("invoice", "Rechnung")), doc(("invoice", "Faktura"))
+    v1, v2 = await save(engine, d1), await save(engine, d2)
+    c = cache(engine, max_files=1)  # a full cache: would evict before each upload
+
+    async def load(d: GlossaryDocument) -> GlossaryDocument:
+        return d
+
+    async with NoDelete(
+        "acct.key", agents_base_url=sim.agents_base, files_base_url=sim.files_base
+    ) as api:
+        ids = [
+            await c.ensure(api, PairKey(api.key_fingerprint, v, "en", "de"), lambda d=d: load(d))
+            for v, d in ((v1, d1), (v2, d2))
+        ]
+    counters = sim.counters()
+    assert (counters["uploads"], counters["deletes"], counters["files"]) == (2, 0, 2)
+    assert counters["calls"]["files_delete"] == 0 and len(set(ids)) == 2
+    async with session_factory(engine)() as s:
+        rows = (await s.exec(select(ZaiFile).order_by(col(ZaiFile.id)))).all()
+    assert [r.state for r in rows] == ["ready", "ready"]  # the old one is left, not "deleted"
+
+
 _WORKER = """
 import asyncio, sys
 from service.glossary.model import GlossaryDocument, GlossaryEntry

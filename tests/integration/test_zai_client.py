@@ -92,8 +92,11 @@ async def test_request_id_reaches_the_server(sim: SimulatorHandle, make_client: 
     assert API_KEY not in str(recorded)
 
 
-async def test_async_translation_is_polled(sim: SimulatorHandle, make_client: MakeClient) -> None:
-    sim.configure(mode="async", async_pending_seconds=0.2)
+@pytest.mark.parametrize("field", ["message", "messages"])
+async def test_async_translation_is_polled(
+    sim: SimulatorHandle, make_client: MakeClient, field: str
+) -> None:
+    sim.configure(mode="async", async_pending_seconds=0.2, async_result_field=field)
     result = await make_client().translate(REQUEST)
     assert result.text == "[de] Hello world"
     assert result.async_id
@@ -130,10 +133,12 @@ async def test_async_deadline(sim: SimulatorHandle, make_client: MakeClient) -> 
 RETRIED = ["429_1302", "429_1303", "429_1305", "500", "503", "1234", "malformed_json", "drop"]
 
 
+@pytest.mark.parametrize("envelope", ["nested", "flat"])
 @pytest.mark.parametrize("fault", [*RETRIED, "network_error"])
 async def test_transient_fault_retried(
-    sim: SimulatorHandle, make_client: MakeClient, fault: str
+    sim: SimulatorHandle, make_client: MakeClient, fault: str, envelope: str
 ) -> None:
+    sim.configure(error_envelope=envelope)
     sim.script("agents", [fault, "ok"])
     result = await make_client().translate(REQUEST)
     assert result.attempts == 2
@@ -179,9 +184,16 @@ async def test_retries_exhausted(
         ("length", ZaiTruncated, None),
     ],
 )
+@pytest.mark.parametrize("envelope", ["nested", "flat"])
 async def test_fail_fast(
-    sim: SimulatorHandle, make_client: MakeClient, fault: str, cls: type[ZaiError], code: str | None
+    sim: SimulatorHandle,
+    make_client: MakeClient,
+    fault: str,
+    cls: type[ZaiError],
+    code: str | None,
+    envelope: str,
 ) -> None:
+    sim.configure(error_envelope=envelope)  # flat: {"code": <int>, "message"}, same outcome
     sim.script("agents", [fault, "ok"])
     with pytest.raises(cls) as info:
         await make_client().translate(REQUEST)
@@ -282,10 +294,10 @@ async def test_unknown_async_id(sim: SimulatorHandle, make_client: MakeClient) -
 
 async def test_glossary_lifecycle(sim: SimulatorHandle, make_client: MakeClient) -> None:
     client = make_client()
-    uploaded = await client.upload_file("terms.tsv", GLOSSARY)
+    uploaded = await client.upload_file("terms.txt", GLOSSARY)
     assert uploaded.id
     assert (uploaded.filename, uploaded.purpose, uploaded.bytes) == (
-        "terms.tsv",
+        "terms.txt",
         "agent",
         len(GLOSSARY),
     )
@@ -309,7 +321,7 @@ async def test_glossary_lifecycle(sim: SimulatorHandle, make_client: MakeClient)
 
 async def test_list_pagination(make_client: MakeClient) -> None:
     client = make_client()
-    ids = {(await client.upload_file(f"g{i}.tsv", GLOSSARY)).id for i in range(3)}
+    ids = {(await client.upload_file(f"g{i}.txt", GLOSSARY)).id for i in range(3)}
     first, more = await client.list_files(limit=2)
     assert (len(first), more) == (2, True)
     rest, more = await client.list_files(limit=2, after=first[-1].id)
@@ -319,7 +331,7 @@ async def test_list_pagination(make_client: MakeClient) -> None:
 
 async def test_upload_retried(sim: SimulatorHandle, make_client: MakeClient) -> None:
     sim.script("files_upload", ["429_1302", "500", "ok"])
-    await make_client().upload_file("g.tsv", GLOSSARY)
+    await make_client().upload_file("g.txt", GLOSSARY)
     assert _calls(sim, "files_upload") == 3
     assert sim.counters()["uploads"] == 1
 

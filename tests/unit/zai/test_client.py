@@ -106,6 +106,33 @@ async def test_retry_uses_fresh_body_request_id(
     assert result.request_id == "R"
 
 
+async def test_one_idempotency_key_per_logical_call_kept_across_retries(
+    upstream: Upstream, make_client: MakeClient
+) -> None:
+    upstream.on("POST /agents", error(503), error(500, "1234"), ok_translation(), ok_translation())
+    upstream.on("POST /files", error(429, "1302"), httpx.Response(200, json=FILE))
+    async with make_client() as client:
+        await client.translate(TranslateRequest("Hi", "de", request_id="R"))
+        await client.translate(TranslateRequest("Hi", "de", request_id="R"))
+        await client.upload_file("g.txt", b"x")
+    keys = [r.headers["Idempotency-Key"] for r in upstream.calls("POST /agents")]
+    assert keys[0] == keys[1] == keys[2] != keys[3]  # three attempts of one call, then another
+    uploads = {r.headers["Idempotency-Key"] for r in upstream.calls("POST /files")}
+    assert len(uploads) == 1 and not uploads & set(keys)
+
+
+async def test_each_poll_is_its_own_logical_call(
+    upstream: Upstream, make_client: MakeClient
+) -> None:
+    upstream.on("POST /agents", pending("A1"))
+    upstream.on("POST /agents/async-result", pending("A1"), error(502), _async_ok())
+    async with make_client() as client:
+        await client.translate(REQUEST)
+    keys = [r.headers["Idempotency-Key"] for r in upstream.calls("POST /agents/async-result")]
+    # poll 1 answers pending; poll 2 fails once (502) and its retry reuses its key.
+    assert keys[0] != keys[1] == keys[2]
+
+
 async def test_retries_exhausted(upstream: Upstream, make_client: MakeClient) -> None:
     upstream.on("POST /agents", error(429, "1305"))
     async with make_client(retry=RetryPolicy(max_retries=2, base=0.01)) as client:
@@ -420,6 +447,9 @@ async def test_upload_rejects_empty_without_http(
             await client.upload_file("g.txt", b"")
         with pytest.raises(e.ZaiInvalidRequest):
             await client.upload_file(" ", b"x")
+        for undocumented in ("g.tsv", "g.csv", "g.docx", "g"):  # Z.ai lists 7 formats only
+            with pytest.raises(e.ZaiInvalidRequest, match="pdf, png, ppt, txt, xlsx"):
+                await client.upload_file(undocumented, b"x")
         with pytest.raises(e.ZaiInvalidRequest):
             await client.list_files(limit=0)
         with pytest.raises(e.ZaiInvalidRequest):
