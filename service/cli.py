@@ -89,7 +89,7 @@ def glossary_import(
 ) -> None:
     """Load a directory tree of glossaries; the same content twice makes no new version."""
     from service import bootstrap
-    from service.api.routes.glossaries import limits_of
+    from service.api.glossary_ops import limits_of
     from service.store.glossary_import import import_tree
     from service.store.migrate import upgrade
 

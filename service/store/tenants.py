@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 from cachetools import TTLCache
 from pydantic import SecretStr
+from sqlalchemy import CompoundSelect, union
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.credentials import CredentialCipher, CredentialCorrupt, CredentialStoreUnavailable
@@ -16,7 +18,13 @@ from service.errors import CredentialInvalid
 from service.l10n.compliance import Policy
 from service.pipeline.ports import Translator
 from service.store.errors import store_call
-from service.store.tables import TenantCredential, TenantSettings
+from service.store.tables import (
+    ApiToken,
+    Glossary,
+    Job,
+    TenantCredential,
+    TenantSettings,
+)
 from service.zai import ZaiClient, key_fingerprint
 
 CACHE_TTL = 10.0
@@ -77,3 +85,21 @@ class SqlTenants:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+async def known_tenants(session: AsyncSession) -> list[str]:
+    """Every tenant the database knows of (glossaries, jobs, settings, keys, tokens), sorted.
+
+    There is no tenant table: a tenant exists as soon as a token or a request names it.
+    """
+    query: CompoundSelect[tuple[str]] = union(
+        select(Glossary.tenant_id).where(col(Glossary.deleted_at).is_(None)),
+        select(Job.tenant_id).distinct(),
+        select(TenantSettings.tenant_id),
+        select(TenantCredential.tenant_id),
+        select(ApiToken.tenant_id).where(
+            col(ApiToken.tenant_id).is_not(None), col(ApiToken.revoked_at).is_(None)
+        ),
+    )
+    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    return sorted({row[0] for row in rows})
