@@ -56,6 +56,8 @@ async def sign_in(request: Request, ctx: ContextDep, session: SessionDep) -> Res
 
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
+    if SESSION_COOKIE not in request.cookies:
+        return redirect("/sign-in")  # nothing to end
     form = await request.form(max_files=0, max_fields=2)
     check_csrf(request, form)
     response = redirect("/sign-in", "signed-out")
