@@ -7,6 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import ValidationError
 
 from service.api.connection import connection_status
 from service.api.console.glossaries import read_form
@@ -67,8 +68,13 @@ async def settings_page(
 @router.post("/settings")
 async def save_settings(request: Request, tenant: TenantDep, session: SessionDep) -> Response:
     form = await read_form(request)
-    policy = form.get("qa_glossary_policy") or None
-    if policy is not None and policy not in POLICIES:
-        raise Problem(422, "Unprocessable Content", f"unknown policy {str(policy)[:20]!r}")
-    await write_settings(session, tenant, SettingsIn(qa_glossary_policy=policy))  # type: ignore[arg-type]
+    try:  # the REST API's own model decides what is valid
+        body = SettingsIn.model_validate(
+            {"qa_glossary_policy": form.get("qa_glossary_policy") or None}
+        )
+    except ValidationError:
+        raise Problem(
+            422, "Unprocessable Content", f"the policy must be one of {POLICIES}"
+        ) from None
+    await write_settings(session, tenant, body)
     return redirect(f"/t/{tenant}/settings", "settings-saved")

@@ -175,3 +175,21 @@ def test_upload_problems_are_listed_by_row_and_column(console: TestClient) -> No
 def test_the_console_is_not_in_the_openapi_document(console: TestClient) -> None:
     paths = console.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/console")]
+
+
+def test_bad_form_values_answer_422_pages_not_500(console: TestClient) -> None:
+    csrf = sign_in(console, ACME)
+    r = console.post("/console/t/acme/settings", data={"csrf": csrf, "qa_glossary_policy": "x"})
+    assert r.status_code == 422 and "text/html" in r.headers["content-type"]
+    assert upload(console, csrf, "product").status_code == 303
+    r = console.post(
+        "/console/t/acme/glossaries/product/entries",
+        data={"csrf": csrf, "term": "", "original": ""},
+    )
+    assert r.status_code == 422 and "empty" in r.text  # the form again, with the problem
+    r = console.post(
+        "/console/t/acme/glossaries/product/entries/delete", data={"csrf": csrf, "term": "nope"}
+    )
+    assert r.status_code == 422 and "no entry" in r.text
+    assert console.get("/console/t/acme/glossaries/product?v=99").status_code == 404
+    assert console.get("/console/t/acme/glossaries/product?offset=-1").status_code == 422
