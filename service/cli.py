@@ -163,7 +163,8 @@ def translate(
     )
     configure_logging("CRITICAL")  # the console says what went wrong; aiokafka's retries add noise
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    code = asyncio.run(run(get_settings(), options, Console(stderr=True, highlight=False)))
+    stderr, stdout = Console(stderr=True, highlight=False), Console(highlight=False)
+    code = asyncio.run(run(get_settings(), options, stderr, stdout=stdout))
     raise typer.Exit(code=code)
 
 

@@ -74,8 +74,11 @@ async def translate(
     settings: Settings,
     options: TranslateOptions,
     console: Console,
+    *,
     broker: KafkaBroker | None = None,  # tests pass one under FastStream's TestKafkaBroker
+    stdout: Console | None = None,  # translated text goes here (default: `console`)
 ) -> int:
+    """Progress, the summary and errors go to `console`; translated text to `stdout`."""
     try:
         requests, labels = requests_of(options)
     except InputError as exc:
@@ -101,7 +104,8 @@ async def translate(
         servers = settings.kafka_bootstrap_servers
         console.print(f"[red]error:[/] cannot reach Kafka at {servers} ({escape(str(exc))})")
         return NO_BROKER
-    return _finish(outcomes, requests, labels, client.missing(), options, console)
+    written = _write(outcomes, options, stdout or console)
+    return _finish(outcomes, labels, written, client.missing(), options, console)
 
 
 async def _wait(
@@ -129,13 +133,12 @@ async def _wait(
 
 def _finish(
     outcomes: list[Outcome],
-    requests: list[TranslationRequestV1],
     labels: dict[str, str],
+    written: dict[tuple[str, str], str],
     missing: dict[str, set[str]],
     options: TranslateOptions,
     console: Console,
 ) -> int:
-    written = _write(outcomes, options, console)
     console.print(summary(outcomes, labels, written))
     for rid, langs in missing.items():
         console.print(

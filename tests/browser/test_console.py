@@ -195,6 +195,11 @@ async def test_a_tenant_sees_only_its_own_and_an_admin_switches(
     page = browser_page
     await sign_in(page, console, GLOBEX)
     await expect(page.get_by_text("Signed in as tenant globex")).to_be_visible()
+    # The first Tab stop is the skip link; Enter moves focus to the page's content.
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("main")).to_be_focused()
     await expect(page.get_by_role("link", name="Tenants")).to_have_count(0)
     for path in ("/t/acme/glossaries", "/t/acme/glossaries/acme-only", "/t/acme/settings"):
         response = await page.goto(console.url(path))
