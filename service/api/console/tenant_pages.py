@@ -17,6 +17,7 @@ from service.api.deps import SessionDep
 from service.api.problems import Problem
 from service.api.routes.jobs import job_status
 from service.api.routes.settings import SettingsIn, read_settings, write_settings
+from service.store import glossaries as repository
 
 router = APIRouter(prefix=f"{PREFIX}/t/{{tenant}}", include_in_schema=False)
 RequestId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -46,7 +47,8 @@ async def job(
         if problem.status != 404:
             raise
         return page(request, "jobs.html", user, 404, tenant=tenant, missing=request_id)
-    return page(request, "job.html", user, tenant=tenant, job=status)
+    pinned = status.glossary_id and await repository.find(session, tenant, status.glossary_id)
+    return page(request, "job.html", user, tenant=tenant, job=status, glossary=pinned or None)
 
 
 @router.get("/settings")
