@@ -17,12 +17,14 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.credentials import CredentialCipher
-from service.config import KafkaSecurityProtocol, Settings
+from service.config import KafkaSaslMechanism, KafkaSecurityProtocol, Settings
 from service.glossary.cache_policy import CachePolicy
 from service.kafka.consumer import KafkaIntake
 from service.kafka.relay import OutboxRelay
@@ -97,6 +99,38 @@ def kafka_consumer(settings: Settings, *topics: str, **options: Any) -> AIOKafka
 def kafka_admin(settings: Settings) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers, **kafka_security(settings)
+    )
+
+
+def faststream_broker(settings: Settings, **options: Any) -> KafkaBroker:
+    """A FastStream broker with the same servers and security as the aiokafka clients above
+    (`zai-l10n translate` publishes and subscribes through it). Quiet: no per-message logs."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        security=_faststream_security(settings),
+        client_id="zai-l10n-cli",
+        logger=None,
+        **options,
+    )
+
+
+def _faststream_security(settings: Settings) -> BaseSecurity | None:
+    protocol = settings.kafka_security_protocol
+    tls = protocol in (KafkaSecurityProtocol.SSL, KafkaSecurityProtocol.SASL_SSL)
+    context = create_ssl_context(cafile=settings.kafka_ssl_cafile) if tls else None
+    if protocol in (KafkaSecurityProtocol.PLAINTEXT, KafkaSecurityProtocol.SSL):
+        return BaseSecurity(ssl_context=context) if tls else None
+    assert settings.kafka_sasl_password is not None  # checked by the settings validator
+    kind = {
+        KafkaSaslMechanism.PLAIN: SASLPlaintext,
+        KafkaSaslMechanism.SCRAM_SHA_256: SASLScram256,
+        KafkaSaslMechanism.SCRAM_SHA_512: SASLScram512,
+    }[settings.kafka_sasl_mechanism]
+    return kind(
+        settings.kafka_sasl_username or "",
+        settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=tls,
     )
 
 

@@ -1,4 +1,4 @@
-"""The `zai-l10n` command line: worker, api, sim, migrate, demo."""
+"""The `zai-l10n` command line: worker, api, sim, migrate, demo, translate, status."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def glossary_import(
 ) -> None:
     """Load a directory tree of glossaries; the same content twice makes no new version."""
     from service import bootstrap
-    from service.api.routes.glossaries import limits_of
+    from service.api.glossary_ops import limits_of
     from service.store.glossary_import import import_tree
     from service.store.migrate import upgrade
 
@@ -119,3 +119,85 @@ def glossary_import(
 
     if asyncio.run(main()):
         raise typer.Exit(code=1)
+
+
+@app.command()
+def translate(
+    tenant: Annotated[str, typer.Option(help="Tenant id")],
+    to: Annotated[str, typer.Option("--to", help="Target languages, comma-separated: de,fr")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Resource files (PO, XLIFF, JSON, Android strings.xml, …); - for stdin"
+        ),
+    ] = None,
+    source_lang: Annotated[str, typer.Option("--from", help="Source language")] = "auto",
+    glossary: Annotated[
+        str | None, typer.Option(help="Glossary name; default: the tenant's")
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="general, paraphrase, two_step, …")] = "general",
+    text: Annotated[str | None, typer.Option(help="Translate this text instead of files")] = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the results")] = True,
+    out: Annotated[Path, typer.Option(help="Folder for translated files")] = Path("."),
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the results")] = 600.0,
+) -> None:
+    """Translate files or text through Kafka; write messages.de.po, strings.fr.xml, … into --out."""
+    import sys
+
+    from rich.console import Console
+
+    from service.client.translate import TranslateOptions
+    from service.client.translate import translate as run
+
+    files = [p for p in paths or [] if str(p) != "-"]
+    if text is None and (len(files) < len(paths or []) or (not paths and not sys.stdin.isatty())):
+        text = sys.stdin.read()  # `-`, or text piped in without files
+    options = TranslateOptions(
+        paths=files,
+        text=text,
+        tenant=tenant,
+        targets=[t.strip() for t in to.split(",") if t.strip()],
+        source_lang=source_lang,
+        glossary=glossary,
+        strategy=strategy,
+        wait=wait,
+        out=out,
+        timeout=timeout,
+    )
+    configure_logging("CRITICAL")  # the console says what went wrong; aiokafka's retries add noise
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    stderr, stdout = Console(stderr=True, highlight=False), Console(highlight=False)
+    code = asyncio.run(run(get_settings(), options, stderr, stdout=stdout))
+    raise typer.Exit(code=code)
+
+
+@app.command()
+def status(
+    request_id: Annotated[str, typer.Argument(help="The request id")],
+    tenant: Annotated[str, typer.Option(help="Tenant id")],
+) -> None:
+    """Show a job and each of its languages (read from DATABASE_URL, like the job status API)."""
+    from rich.console import Console
+
+    from service import bootstrap
+    from service.api.problems import Problem
+    from service.api.routes.jobs import job_status
+    from service.client.report import job_table
+
+    settings = get_settings()
+    console = Console(highlight=False)
+
+    async def main() -> int:
+        engine = bootstrap.build_engine(settings)
+        try:
+            async with bootstrap.build_sessions(engine)() as session:
+                job = await job_status(session, tenant, request_id)
+        except Problem:
+            console.print(f"[red]error:[/] tenant {tenant!r} has no job {request_id!r}")
+            return 1
+        finally:
+            await engine.dispose()
+        console.print(job_table(job))
+        return 0
+
+    raise typer.Exit(code=asyncio.run(main()))

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     api_port: int = 8080
     api_admin_token: SecretStr | None = None
     api_tenant_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    # The console's cookies carry `Secure`: browsers send them over HTTPS (and to localhost) only.
+    console_cookie_secure: bool = True
     glossary_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     glossary_max_entries: int = Field(default=50_000, ge=1)
     glossary_max_entry_bytes: int = Field(default=2_000, ge=64)

@@ -1,5 +1,5 @@
 """The admin REST API (FastAPI): tokens, tenant connections and credentials, glossaries, job
-status."""
+status; and the web console under /console."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from sqlalchemy import text
 
 from service import bootstrap
-from service.api import problems
+from service.api import console, problems
 from service.api.deps import ApiContext
 from service.api.routes import connection, credentials, glossaries, jobs, tokens
 from service.api.routes import settings as tenant_settings
@@ -38,9 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     registry = CollectorRegistry()
     app = FastAPI(title="zai-l10n admin API", version="0.1.0", lifespan=_lifespan(settings))
-    problems.install(app)
+    problems.install(app, html=(console.PREFIX, console.problem_page))
     for module in (tokens, connection, credentials, glossaries, jobs, tenant_settings):
         app.include_router(module.router)
+    console.install(app)
     _count_requests(app, registry)
     _health_routes(app, registry)
     return app

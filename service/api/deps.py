@@ -54,15 +54,23 @@ async def get_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    unauthorized = Problem(
-        401,
-        "Unauthorized",
-        "a valid bearer token is required",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-    if credentials is None or not credentials.credentials:
-        raise unauthorized
-    token = credentials.credentials
+    principal = await authenticate(ctx, session, credentials.credentials if credentials else None)
+    if principal is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+async def authenticate(
+    ctx: ApiContext, session: AsyncSession, token: str | None
+) -> Principal | None:
+    """Who a token belongs to, or None: the one check behind the API's bearer and the console."""
+    if not token:
+        return None
     s = ctx.settings
     principal = configured_principal(
         token,
@@ -76,7 +84,7 @@ async def get_principal(
     well_formed = token_id is not None and re.fullmatch(TOKEN_ID_PATTERN, token_id)
     row = await session.get(ApiToken, token_id) if well_formed else None
     if row is None or row.revoked_at is not None or not matches(token, row.token_hash):
-        raise unauthorized
+        return None
     return Principal(token_id=row.id, tenant_id=row.tenant_id)
 
 

@@ -96,10 +96,15 @@ def request_body_doc() -> dict[str, Any]:
     }
 
 
-async def read_upload(request: Request, limits: GlossaryLimits) -> Upload:
+def check_declared_size(request: Request, limits: GlossaryLimits) -> None:
+    """Refuse a body declared larger than a glossary may be, before reading any of it."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limits.max_file_bytes + 64 * 1024:
         raise Problem(413, "Content Too Large", f"the limit is {limits.max_file_bytes} bytes")
+
+
+async def read_upload(request: Request, limits: GlossaryLimits) -> Upload:
+    check_declared_size(request, limits)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         return await _from_multipart(request, limits)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -77,7 +78,7 @@ def not_found(what: str) -> Problem:
     return Problem(404, "Not Found", f"{what} not found")
 
 
-def problem_response(problem: Problem, request: Request) -> JSONResponse:
+def _json(problem: Problem, request: Request) -> JSONResponse:
     return JSONResponse(
         problem.body(request.url.path),
         problem.status,
@@ -86,12 +87,22 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
-def install(app: FastAPI) -> None:
-    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+HtmlRenderer = Callable[[Request, Problem], Response]
+
+
+def install(app: FastAPI, html: tuple[str, HtmlRenderer] | None = None) -> None:
+    """Problem documents for every error; under `html`'s path prefix, pages by its renderer."""
+
+    def problem_response(problem: Problem, request: Request) -> Response:
+        if html is not None and request.url.path.startswith(html[0]):
+            return html[1](request, problem)
+        return _json(problem, request)
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return problem_response(exc, request)
 
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         problem = Problem(exc.status_code, _title(exc.status_code), str(exc.detail))
         response = problem_response(problem, request)
@@ -103,7 +114,7 @@ def install(app: FastAPI) -> None:
             response.headers["Allow"] = ", ".join(allowed)
         return response
 
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         errors = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "code": e["type"]}
@@ -112,11 +123,11 @@ def install(app: FastAPI) -> None:
         problem = Problem(422, "Unprocessable Content", "the request is invalid", errors=errors)
         return problem_response(problem, request)
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "Internal Server Error"), request)
 
-    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+    async def on_database(request: Request, exc: Exception) -> Response:
         # SQLSTATE class 22, "data exception": the database refused a value the request carried
         # (a NUL character, a number out of range, a string too long). A last line of defence
         # behind the validation of each input; anything else is the server's fault.

@@ -92,6 +92,12 @@ async def save(
     return Saved(glossary, await _add_version(session, glossary, doc, author), created=True)
 
 
+async def set_default(session: AsyncSession, glossary: Glossary, is_default: bool) -> None:
+    """Flag it as the tenant's default (clearing any other) or unflag it; no new version."""
+    await _set_default(session, glossary, is_default)
+    await session.flush()
+
+
 async def _set_default(session: AsyncSession, glossary: Glossary, is_default: bool) -> None:
     if is_default:
         others = await session.exec(

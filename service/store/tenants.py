@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 from pydantic import SecretStr
+from sqlalchemy import CompoundSelect, union
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.auth.credentials import CredentialCipher, CredentialCorrupt, CredentialStoreUnavailable
@@ -22,7 +24,15 @@ from service.errors import CredentialInvalid, TrutoNotConfigured
 from service.l10n.compliance import Policy
 from service.pipeline.ports import Translator
 from service.store.errors import store_call
-from service.store.tables import ConnectionKind, TenantConnection, TenantCredential, TenantSettings
+from service.store.tables import (
+    ApiToken,
+    ConnectionKind,
+    Glossary,
+    Job,
+    TenantConnection,
+    TenantCredential,
+    TenantSettings,
+)
 from service.zai import ZaiClient, key_fingerprint
 
 CACHE_TTL = 10.0
@@ -114,3 +124,23 @@ class SqlTenants:
         self._clients.clear()
         if self._close_truto is not None:
             await self._close_truto()
+
+
+async def known_tenants(session: AsyncSession) -> list[str]:
+    """Every tenant the database knows of (glossaries, jobs, settings, connections, keys,
+    tokens), sorted.
+
+    There is no tenant table: a tenant exists as soon as a token or a request names it.
+    """
+    query: CompoundSelect[tuple[str]] = union(
+        select(Glossary.tenant_id).where(col(Glossary.deleted_at).is_(None)),
+        select(Job.tenant_id).distinct(),
+        select(TenantSettings.tenant_id),
+        select(TenantConnection.tenant_id),
+        select(TenantCredential.tenant_id),
+        select(ApiToken.tenant_id).where(
+            col(ApiToken.tenant_id).is_not(None), col(ApiToken.revoked_at).is_(None)
+        ),
+    )
+    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    return sorted({row[0] for row in rows})

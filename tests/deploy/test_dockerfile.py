@@ -225,3 +225,14 @@ def test_the_package_imports_dev_tooling_only_inside_functions() -> None:
             if any(n == m or n.startswith(m + ".") for n in names for m in dev_modules):
                 offenders.append(f"{rel}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_console_templates_and_static_files_ship_in_the_package() -> None:
+    """The console's files are package data: in the wheel the image installs, never left behind."""
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["service.api.console"]
+    base = ROOT / "service" / "api" / "console"
+    shipped = {p for pattern in patterns for p in base.glob(pattern)}
+    files = {p for d in ("templates", "static") for p in (base / d).rglob("*") if p.is_file()}
+    assert {"base.html", "console.css", "htmx-2.0.11.min.js"} <= {p.name for p in files}
+    assert files <= shipped, sorted(str(p) for p in files - shipped)
+    assert not [p for p in files if ignored(str(p.relative_to(ROOT)))]

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel, Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.api.deps import ContextDep, PrincipalDep, SessionDep, TenantDep
+from service.api import glossary_ops as ops
+from service.api.deps import ApiContext, ContextDep, PrincipalDep, SessionDep, TenantDep
 from service.api.glossary_input import (
     NAME_PATTERN,
-    EntryIn,
-    parse_document,
     read_upload,
     request_body_doc,
 )
+from service.api.glossary_ops import EntriesPatch, limits_of
 from service.api.problems import Problem, not_found, responses
-from service.config import Settings
-from service.glossary.export import export_csv, export_tbx
-from service.glossary.limits import GlossaryLimits
+from service.auth.tokens import Principal
 from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.store import glossaries as repository
-from service.store.glossaries import delete_and_announce, save_and_announce
+from service.store.glossaries import Saved
 from service.store.tables import Glossary, GlossaryVersion
 
 router = APIRouter(
@@ -78,21 +75,6 @@ class EntriesPage(BaseModel):
     items: list[EntryOut]
 
 
-class EntriesPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    upsert: list[EntryIn] = Field(default_factory=list, description="Added or replaced by term")
-    delete: list[str] = Field(default_factory=list, description="Terms to remove")
-
-
-def limits_of(settings: Settings) -> GlossaryLimits:
-    return GlossaryLimits(
-        max_file_bytes=settings.glossary_max_file_bytes,
-        max_entries=settings.glossary_max_entries,
-        max_entry_bytes=settings.glossary_max_entry_bytes,
-    )
-
-
 @router.post(
     "",
     status_code=201,
@@ -114,14 +96,7 @@ async def create_glossary(
     if await repository.find(session, tenant, upload.name) is not None:
         raise Problem(409, "Conflict", f"glossary {upload.name!r} exists; PUT replaces it")
     return await _save(
-        request,
-        session,
-        ctx.settings,
-        tenant,
-        upload.name,
-        upload.doc,
-        who.token_id,
-        upload.is_default,
+        request, session, ctx, tenant, upload.name, upload.doc, who, upload.is_default
     )
 
 
@@ -134,7 +109,7 @@ async def list_glossaries(tenant: TenantDep, session: SessionDep) -> list[Glossa
 async def get_glossary(
     tenant: TenantDep, glossary: GlossaryRef, session: SessionDep
 ) -> GlossaryOut:
-    found = await _find(session, tenant, glossary)
+    found = await ops.find(session, tenant, glossary)
     return _out(found, await repository.version(session, found.id, found.current_version))
 
 
@@ -142,7 +117,7 @@ async def get_glossary(
 async def list_versions(
     tenant: TenantDep, glossary: GlossaryRef, session: SessionDep
 ) -> list[VersionOut]:
-    found = await _find(session, tenant, glossary)
+    found = await ops.find(session, tenant, glossary)
     return [_version_out(v) for v in await repository.versions(session, found.id)]
 
 
@@ -155,7 +130,7 @@ async def list_entries(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EntriesPage:
-    found = await _find(session, tenant, glossary)
+    found = await ops.find(session, tenant, glossary)
     row = await repository.version(session, found.id, version)
     if row is None or row.id is None:
         raise not_found("version")
@@ -184,16 +159,9 @@ async def replace_glossary(
     who: PrincipalDep,
 ) -> GlossaryOut:
     upload = await read_upload(request, limits_of(ctx.settings))
-    found = await _find(session, tenant, glossary)
+    found = await ops.find(session, tenant, glossary)
     return await _save(
-        request,
-        session,
-        ctx.settings,
-        tenant,
-        found.name,
-        upload.doc,
-        who.token_id,
-        upload.is_default,
+        request, session, ctx, tenant, found.name, upload.doc, who, upload.is_default
     )
 
 
@@ -207,10 +175,11 @@ async def patch_entries(
     ctx: ContextDep,
     who: PrincipalDep,
 ) -> GlossaryOut:
-    found = await _find(session, tenant, glossary)
-    current = await repository.document(session, found, found.current_version)
-    doc = _patched(current, body, limits_of(ctx.settings))
-    return await _save(request, session, ctx.settings, tenant, found.name, doc, who.token_id, None)
+    found = await ops.find(session, tenant, glossary)
+    saved = await ops.patch(
+        session, ctx.settings, found, body, author=who.token_id, kick=_kicker(request)
+    )
+    return _saved_out(saved)
 
 
 @router.get("/{glossary}/export", response_class=Response)
@@ -221,107 +190,54 @@ async def export_glossary(
     format: Literal["csv", "tbx"] = "csv",
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
-    found = await _find(session, tenant, glossary)
-    number = version or found.current_version
-    if await repository.version(session, found.id, number) is None:
-        raise not_found("version")
-    doc = await repository.document(session, found, number)
-    body, media = (
-        (export_csv(doc), "text/csv; charset=utf-8")
-        if format == "csv"
-        else (export_tbx(doc), "application/x-tbx")
-    )
-    filename = f"{found.name}-v{number}.{format}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    return Response(body, media_type=media, headers=headers)
+    found = await ops.find(session, tenant, glossary)
+    out = await ops.export(session, found, format, version)
+    headers = {"Content-Disposition": f'attachment; filename="{out.filename}"'}
+    return Response(out.body, media_type=out.media_type, headers=headers)
 
 
 @router.delete("/{glossary}", status_code=204)
 async def delete_glossary(
     request: Request, tenant: TenantDep, glossary: GlossaryRef, session: SessionDep, ctx: ContextDep
 ) -> Response:
-    found = await _find(session, tenant, glossary)
-    current = await repository.version(session, found.id, found.current_version)
-    await delete_and_announce(
-        session, topic=ctx.settings.topic_glossary_events, glossary=found, version=current
-    )
-    await session.commit()
-    _kick_outbox(request)
+    found = await ops.find(session, tenant, glossary)
+    await ops.delete(session, ctx.settings, found, _kicker(request))
     return Response(status_code=204)
-
-
-async def _find(session: AsyncSession, tenant: str, ref: str) -> Glossary:
-    found = await repository.find(session, tenant, ref)
-    if found is None:
-        raise not_found("glossary")
-    return found
 
 
 async def _save(
     request: Request,
     session: AsyncSession,
-    settings: Settings,
+    ctx: ApiContext,
     tenant: str,
     name: str,
     doc: GlossaryDocument,
-    author: str,
+    who: Principal,
     is_default: bool | None,
 ) -> GlossaryOut:
-    try:
-        saved = await save_and_announce(
-            session,
-            topic=settings.topic_glossary_events,
-            tenant_id=tenant,
-            name=name,
-            doc=doc,
-            author=author,
-            is_default=is_default,
-        )
-        await session.commit()
-    except IntegrityError:
-        # Another writer made the same version number first; the client may simply retry.
-        raise Problem(409, "Conflict", "the glossary changed concurrently; retry") from None
-    _kick_outbox(request)
+    saved = await ops.save(
+        session,
+        ctx.settings,
+        tenant=tenant,
+        name=name,
+        doc=doc,
+        author=who.token_id,
+        is_default=is_default,
+        kick=_kicker(request),
+    )
+    return _saved_out(saved)
+
+
+def _saved_out(saved: Saved) -> GlossaryOut:
     out = _out(saved.glossary, saved.version)
     out.changed = saved.created
     return out
 
 
-def _kick_outbox(request: Request) -> None:
+def _kicker(request: Request) -> Callable[[], None]:
+    """Wakes the outbox relay, so the `glossary.updated` event leaves now, not at its next poll."""
     relay = getattr(request.app.state, "outbox", None)
-    if relay is not None:
-        relay.kick()
-
-
-def _patched(
-    current: GlossaryDocument, patch: EntriesPatch, limits: GlossaryLimits
-) -> GlossaryDocument:
-    """Apply deletes, then upserts by term key; the result is validated like any upload."""
-    entries = {e.key: e for e in current.entries}
-    missing = []
-    for i, term in enumerate(patch.delete):
-        key = next((k for k, e in entries.items() if e.term == term or k == term.casefold()), None)
-        if key is None:
-            missing.append({"field": f"body.delete.{i}", "message": f"no entry {term!r}"})
-        else:
-            del entries[key]
-    if missing:
-        raise Problem(422, "Unprocessable Content", "unknown terms to delete", errors=missing)
-    for item in patch.upsert:
-        entry = GlossaryEntry(**item.model_dump())
-        entries[entry.key] = entry
-    document = {
-        "source_lang": current.source_lang,
-        "entries": [_entry_out(e).model_dump() for e in entries.values()],
-    }
-    return parse_document(
-        json.dumps(document, ensure_ascii=False).encode(),
-        filename="patch.json",
-        content_type="application/json",
-        source_lang=None,
-        target_lang=None,
-        limits=limits,
-    )
+    return relay.kick if relay is not None else (lambda: None)
 
 
 def _out(g: Glossary, version: GlossaryVersion | None = None) -> GlossaryOut:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.deps import SessionDep, TenantDep
 from service.api.problems import not_found, responses
@@ -45,6 +46,11 @@ async def get_job(
     ],
     session: SessionDep,
 ) -> JobStatus:
+    return await job_status(session, tenant, request_id)
+
+
+async def job_status(session: AsyncSession, tenant: str, request_id: str) -> JobStatus:
+    """A job and its languages (also the console's job page); unknown ids answer 404."""
     job = await jobs.find(session, tenant, request_id)
     if job is None:
         raise not_found("job")

@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.deps import SessionDep, TenantDep
 from service.api.problems import responses
@@ -33,14 +34,22 @@ class SettingsOut(SettingsIn):
 
 @router.get("", response_model=SettingsOut)
 async def get_settings(tenant: TenantDep, session: SessionDep) -> SettingsOut:
+    return await read_settings(session, tenant)
+
+
+@router.put("", response_model=SettingsOut, responses=responses(400))
+async def put_settings(body: SettingsIn, tenant: TenantDep, session: SessionDep) -> SettingsOut:
+    return await write_settings(session, tenant, body)
+
+
+async def read_settings(session: AsyncSession, tenant: str) -> SettingsOut:
     row = await session.get(TenantSettings, tenant)
     if row is None:
         return SettingsOut()
     return SettingsOut(qa_glossary_policy=row.qa_glossary_policy, updated_at=row.updated_at)  # type: ignore[arg-type]
 
 
-@router.put("", response_model=SettingsOut, responses=responses(400))
-async def put_settings(body: SettingsIn, tenant: TenantDep, session: SessionDep) -> SettingsOut:
+async def write_settings(session: AsyncSession, tenant: str, body: SettingsIn) -> SettingsOut:
     row = await session.get(TenantSettings, tenant)
     if row is None:
         row = TenantSettings(tenant_id=tenant)
