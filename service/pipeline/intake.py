@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from service import tracing
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
 from service.pipeline.decode import Rejection, decode_request
@@ -73,17 +74,43 @@ class Intake:
         return self._backlog < self._cfg.max_backlog
 
     async def accept(self, messages: Sequence[Message]) -> Accepted:
-        """Persist a batch; raises StoreUnavailable (nothing written) if the database is down."""
+        """Persist a batch; raises StoreUnavailable (nothing written) if the database is down.
+
+        Each message gets an `intake` span, a child of its producer's `traceparent`, ended when
+        the batch is persisted; its context goes with the job (or the dead letter)."""
+        spans = [_intake_span(m) for m in messages]
+        try:
+            accepted = await self._accept(messages, spans)
+        except BaseException as exc:
+            for span in spans:
+                tracing.finish(span, exc)
+            raise
+        for span in spans:
+            tracing.finish(span)
+        return accepted
+
+    async def _accept(
+        self, messages: Sequence[Message], spans: Sequence[tracing.Span | None]
+    ) -> Accepted:
         arrivals: list[Arrival] = []
         letters: list[OutboundEvent] = []
-        for m in messages:
+        for m, span in zip(messages, spans, strict=True):
             decoded = decode_request(
                 m.value, max_bytes=self._cfg.max_bytes, max_chars=self._cfg.max_chars
             )
+            trace = tracing.carrier_of(span, m.headers)
             if isinstance(decoded, Rejection):
-                letters.append(self._dead_letter(m, decoded))
+                tracing.tag(span, {"zai_l10n.dead_letter_reason": decoded.reason})
+                letters.append(self._dead_letter(m, decoded, trace))
             else:
-                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset))
+                tracing.tag(
+                    span,
+                    {
+                        "zai_l10n.tenant_id": decoded.tenant_id,
+                        "zai_l10n.request_id": decoded.request_id,
+                    },
+                )
+                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset, trace))
         accepted = await self._store.accept(arrivals, letters, self._cfg.results_topic)
         self._count(len(messages), accepted)
         return accepted
@@ -94,7 +121,9 @@ class Intake:
         self._metrics.duplicates.inc(accepted.duplicates)
         self._backlog += accepted.created
 
-    def _dead_letter(self, m: Message, rejection: Rejection) -> OutboundEvent:
+    def _dead_letter(
+        self, m: Message, rejection: Rejection, trace: Mapping[str, str]
+    ) -> OutboundEvent:
         self._metrics.dead_lettered.labels(rejection.reason).inc()
         logger.warning(
             "dead-lettered",
@@ -109,4 +138,20 @@ class Intake:
             key=m.key,
             headers=m.headers,
             value=m.value,
+            trace=trace,
         )
+
+
+def _intake_span(m: Message) -> tracing.Span | None:
+    return tracing.start(
+        "intake",
+        parent=m.headers,
+        kind=tracing.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": m.topic,
+            "messaging.destination.partition.id": str(m.partition),
+            "messaging.kafka.offset": m.offset,
+        },
+    )

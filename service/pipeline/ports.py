@@ -47,6 +47,8 @@ class ClaimedJob:
     glossary_id: str | None
     glossary_version: int | None
     targets: Sequence[Target]
+    # W3C trace context of the request's intake, kept with the job across the database hop.
+    trace: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def pending(self) -> list[str]:
@@ -55,12 +57,14 @@ class ClaimedJob:
 
 @dataclass(frozen=True)
 class Arrival:
-    """A valid request read from the requests topic, and where it was read."""
+    """A valid request read from the requests topic, where it was read, and its W3C trace
+    context (the intake span's, or the message's own while tracing is off)."""
 
     request: TranslationRequestV1
     topic: str
     partition: int
     offset: int
+    trace: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

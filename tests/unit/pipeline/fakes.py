@@ -73,6 +73,7 @@ class _Job:
     glossary: tuple[str, int] | None = None
     targets: dict[str, Target] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    trace: dict[str, str] = field(default_factory=dict)
 
 
 class FakeJobStore:
@@ -105,7 +106,7 @@ class FakeJobStore:
             if any(j.request.request_id == a.request.request_id for j in self.jobs.values()):
                 duplicates += 1
             else:
-                self.add(a.request)
+                self.add(a.request, trace=dict(a.trace))
                 created += 1
         return Accepted(created, duplicates)
 
@@ -200,6 +201,7 @@ class FakeJobStore:
             glossary_id=job.glossary[0] if job.glossary else None,
             glossary_version=job.glossary[1] if job.glossary else None,
             targets=sorted(job.targets.values(), key=lambda t: t.lang),
+            trace=job.trace,
         )
 
 
