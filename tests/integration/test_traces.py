@@ -132,6 +132,10 @@ async def test_one_request_one_trace_across_kafka_the_database_and_http(
         assert headers["ce_type"] == "translation.completed"
     dumped = "".join(s.to_json() for s in spans)
     assert "Your invoice is ready" not in dumped and "[de]" not in dumped
+    # Each HTTP exchange was counted by route and status, through bootstrap's wiring.
+    value = w.metrics.registry.get_sample_value
+    for route in ("agents", "files_upload"):
+        assert value("zai_l10n_upstream_attempts_total", {"route": route, "status": "ok"}) == 2
 
 
 async def test_calls_through_truto_are_traced_to_truto(

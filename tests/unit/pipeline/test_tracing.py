@@ -132,3 +132,15 @@ def test_attempt_statuses_are_a_small_fixed_set() -> None:
     assert attempt_status(ZaiTimeout("x")) == "timeout"
     assert attempt_status(ZaiConnectionError("x")) == "connection"
     assert attempt_status(ZaiBadRequest("x")) == "other"
+
+
+async def test_a_finished_job_observes_queue_time_end_to_end_latency_and_tenant_usage() -> None:
+    r = rig()
+    await translate(r, {}, target_langs=["de", "fr"])
+    value = r.metrics.registry.get_sample_value
+    assert value("zai_l10n_queue_seconds_count") == 1
+    assert value("zai_l10n_end_to_end_seconds_count", {"outcome": "translation.completed"}) == 2
+    assert value("zai_l10n_memory_lookups_total") == 2
+    assert value("zai_l10n_tenant_upstream_calls_total", {"tenant": "acme"}) == 2
+    assert value("zai_l10n_tenant_tokens_total", {"tenant": "acme", "kind": "prompt"}) == 6
+    assert value("zai_l10n_tenant_characters_total", {"tenant": "acme"}) == 2 * len(SOURCE)
