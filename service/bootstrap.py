@@ -112,7 +112,9 @@ def instrument_api(app: Any) -> None:
     """Server spans for the admin API's requests (W3C context from the caller honoured)."""
     provider = tracing.provider()
     if provider is not None:
-        FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, exclude_spans=["send"])
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=provider, exclude_spans=["receive", "send"]
+        )
 
 
 def _traced_client(client: ZaiClient) -> ZaiClient:
