@@ -146,6 +146,18 @@ async def test_a_job_whose_lease_another_worker_took_is_cancelled_and_not_comple
     assert len(r.zai.calls) <= 8
 
 
+async def test_a_completion_refused_for_a_lost_lease_is_not_counted() -> None:
+    """The worker that took the job over counts it; counting here too would count it twice."""
+    r = rig(ScriptedZai(latency=0.2))
+    r.store.add(request("m"))
+    async with running(executor(r)):
+        await until(lambda: bool(r.zai.calls))
+        r.store.by_request("m").owner = "worker-2"  # taken over; renewal has not noticed yet
+        await until(lambda: r.metrics.upstream_calls.labels("agents", "ok")._value.get() == 1)
+        await asyncio.sleep(0.05)
+    assert r.store.outbox == [] and r.metrics.completed._value.get() == 0
+
+
 async def test_while_the_database_is_down_nothing_is_claimed_and_then_everything_is() -> None:
     r = rig()
     r.outage.down = True
