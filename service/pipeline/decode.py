@@ -14,10 +14,14 @@ from service.l10n.formats import ResourceFormatError
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.resource import open_file
 
+#: A request_id reused with other content (found by the store, against the stored job).
+CONFLICT = "request.conflict"
+
 
 @dataclass(frozen=True)
 class Rejection:
-    reason: str  # stable code: not_utf8 | bad_json | schema | too_large | bad_file
+    # stable code: not_utf8 | bad_json | schema | too_large | bad_file | request.conflict
+    reason: str
     detail: str
 
 
