@@ -42,6 +42,7 @@ class IntakeConfig:
     dlq_topic: str
     max_bytes: int = 1_000_000
     max_chars: int = 200_000
+    tenants: frozenset[str] = frozenset()  # empty: any well-formed tenant_id
     max_backlog: int = 5000
     backlog_every: float = 1.0  # seconds a backlog count is reused
 
@@ -80,7 +81,10 @@ class Intake:
         letters: list[OutboundEvent] = []
         for m in messages:
             decoded = decode_request(
-                m.value, max_bytes=self._cfg.max_bytes, max_chars=self._cfg.max_chars
+                m.value,
+                max_bytes=self._cfg.max_bytes,
+                max_chars=self._cfg.max_chars,
+                tenants=self._cfg.tenants,
             )
             if isinstance(decoded, Rejection):
                 letters.append(self._dead_letter(m, decoded))

@@ -100,3 +100,13 @@ def test_content_hash_changes_with_anything_that_can_change_a_result(
 ) -> None:
     both: dict[str, object] = {"target_langs": ["de", "fr"]}
     assert _hash(**{**both, **change}) != _hash(**both)
+
+
+def test_tenants_outside_request_tenants_are_unknown_when_it_is_set() -> None:
+    known = frozenset({"acme", "globex"})
+    got = decode_request(_raw(tenant_id="acmee"), max_bytes=10_000, max_chars=1_000, tenants=known)
+    assert got == Rejection("tenant.unknown", "tenant_id 'acmee' is not one of REQUEST_TENANTS")
+    served = decode_request(_raw(), max_bytes=10_000, max_chars=1_000, tenants=known)
+    assert isinstance(served, TranslationRequestV1)
+    anyone = decode_request(_raw(tenant_id="acmee"), max_bytes=10_000, max_chars=1_000)
+    assert isinstance(anyone, TranslationRequestV1)
