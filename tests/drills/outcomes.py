@@ -27,19 +27,24 @@ class Expected:
 
     results: dict[str, tuple[str, str]] = field(default_factory=dict)  # ce_id -> (rid, lang)
     letters: dict[bytes, str] = field(default_factory=dict)  # original bytes -> reason
+    sent: int = 0  # messages published
 
     def request(self, body: dict[str, Any]) -> None:
+        """A new request: one result event per target language."""
+        self.sent += 1
         for lang in body["target_langs"]:
             ce_id = event_id(body["tenant_id"], body["request_id"], lang)
             self.results[ce_id] = (body["request_id"], lang)
 
     def letter(self, raw: bytes, reason: str) -> None:
+        """A bad message: one dead letter with this reason."""
         assert raw not in self.letters, "bad messages must differ to be told apart"
+        self.sent += 1
         self.letters[raw] = reason
 
-    @property
-    def sent(self) -> int:
-        return len({rid for rid, _ in self.results.values()}) + len(self.letters)
+    def copy(self) -> None:
+        """A duplicate of a request already counted: nothing new to expect."""
+        self.sent += 1
 
 
 @dataclass
