@@ -205,6 +205,25 @@ async def test_intake_accepts_good_requests_and_dead_letters_bad_ones_in_one_cal
     assert letter.topic == "dlq" and letter.payload["reason"] == "bad_json"
 
 
+async def test_request_id_reused_with_other_content_is_dead_lettered_and_the_job_kept() -> None:
+    r = rig()
+    first = request("c1", text="Your invoice")
+    original = r.store.add(first)
+    same = request("c1", text="Your invoice", metadata={"retry": 2}).model_dump_json().encode()
+    other = request("c1", text="Your receipt").model_dump_json().encode()
+    accepted = await intake(r).accept([message(0, same), message(1, other)])
+    assert (accepted.created, accepted.duplicates, accepted.conflicts) == (0, 1, 1)
+    (letter,) = r.store.outbox
+    assert letter.topic == "dlq" and letter.payload["reason"] == "request.conflict"
+    new_hash = request("c1", text="Your receipt").content_hash()
+    assert first.content_hash() in letter.payload["detail"]
+    assert new_hash in letter.payload["detail"]
+    assert letter.payload["source_offset"] == 1
+    assert list(r.store.jobs) == [original] and r.store.jobs[original].request == first
+    sample = r.metrics.dead_lettered.labels("request.conflict")._value.get()
+    assert sample == 1
+
+
 async def test_intake_has_no_room_at_the_backlog_limit_or_while_the_database_is_down() -> None:
     r = rig()
     assert await intake(r, max_backlog=1).has_room()
