@@ -12,11 +12,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from service import tracing
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
-from service.pipeline.decode import Rejection, decode_request
+from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.decode import CONFLICT, Rejection, decode_request
 from service.pipeline.outcomes import OutboundEvent, dead_letter_event
 from service.pipeline.ports import Accepted, Arrival, JobStore
 
@@ -41,6 +43,7 @@ class IntakeConfig:
     dlq_topic: str
     max_bytes: int = 1_000_000
     max_chars: int = 200_000
+    tenants: frozenset[str] = frozenset()  # empty: any well-formed tenant_id
     max_backlog: int = 5000
     backlog_every: float = 1.0  # seconds a backlog count is reused
 
@@ -96,7 +99,10 @@ class Intake:
         letters: list[OutboundEvent] = []
         for m, span in zip(messages, spans, strict=True):
             decoded = decode_request(
-                m.value, max_bytes=self._cfg.max_bytes, max_chars=self._cfg.max_chars
+                m.value,
+                max_bytes=self._cfg.max_bytes,
+                max_chars=self._cfg.max_chars,
+                tenants=self._cfg.tenants,
             )
             trace = tracing.carrier_of(span, m.headers)
             if isinstance(decoded, Rejection):
@@ -110,7 +116,8 @@ class Intake:
                         "zai_l10n.request_id": decoded.request_id,
                     },
                 )
-                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset, trace))
+                conflict = partial(self._conflict, m, decoded, trace)
+                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset, conflict, trace))
         accepted = await self._store.accept(arrivals, letters, self._cfg.results_topic)
         self._count(len(messages), accepted)
         return accepted
@@ -120,6 +127,10 @@ class Intake:
         self._metrics.accepted.inc(accepted.created)
         self._metrics.duplicates.inc(accepted.duplicates)
         self._backlog += accepted.created
+        if accepted.conflicts:
+            # Counted here, after the commit: the store may build a letter more than once.
+            self._metrics.dead_lettered.labels(CONFLICT).inc(accepted.conflicts)
+            logger.warning("dead-lettered", extra={"reason": CONFLICT, "count": accepted.conflicts})
 
     def _dead_letter(
         self, m: Message, rejection: Rejection, trace: Mapping[str, str]
@@ -129,6 +140,20 @@ class Intake:
             "dead-lettered",
             extra={"reason": rejection.reason, "partition": m.partition, "offset": m.offset},
         )
+        return self._letter(m, rejection, trace)
+
+    def _conflict(
+        self, m: Message, request: TranslationRequestV1, trace: Mapping[str, str], stored: str
+    ) -> OutboundEvent:
+        """The request_id is taken by other content: tell the client, leave the job alone."""
+        detail = (
+            f"request_id {request.request_id!r} of tenant {request.tenant_id!r} is already "
+            f"taken by other content: stored sha256 {stored}, this message sha256 "
+            f"{request.content_hash()} (the original job is untouched; use a new request_id)"
+        )
+        return self._letter(m, Rejection(CONFLICT, detail), trace)
+
+    def _letter(self, m: Message, rejection: Rejection, trace: Mapping[str, str]) -> OutboundEvent:
         return dead_letter_event(
             topic=self._cfg.dlq_topic,
             rejection=rejection,
