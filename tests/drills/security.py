@@ -75,11 +75,19 @@ class Audience(StrEnum):
     public = "public"  # health, metrics and API docs: no token
     tenant = "tenant"  # /v1/tenants/{tenant}/…: that tenant's tokens and admin tokens
     admin = "admin"  # /v1/tokens…: admin tokens only
+    # /console…: a signed-in session cookie only. No bearer token opens it (the console's forms
+    # rely on the cookie's SameSite and their CSRF value), so every token here is refused with
+    # a redirect to sign-in. Signed-in isolation (another tenant's pages 404, CSRF on every
+    # form) is walked route by route in tests/integration/console/test_console_http.py.
+    console = "console"
 
 
 PUBLIC = frozenset(
     ["/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz", "/readyz", "/metrics"]
 )
+# The sign-in form itself: public, with its own checks (a wrong token 401, CSRF) in
+# tests/integration/console/test_console_http.py.
+SIGN_IN = "/console/sign-in"
 
 
 def operations(app: FastAPI) -> list[tuple[str, str]]:
@@ -100,6 +108,8 @@ def audience(path: str) -> Audience:
         return Audience.tenant
     if path == "/v1/tokens" or path.startswith("/v1/tokens/"):
         return Audience.admin
+    if path == "/console" or path.startswith("/console/"):
+        return Audience.console
     raise AssertionError(f"{path} is in no audience of the isolation matrix: give it one")
 
 
@@ -150,12 +160,16 @@ BODIES: dict[tuple[str, str], Callable[[int], dict[str, Any]]] = {
         "json": {"upsert": [{"term": f"term{n}", "translations": {"de": f"Begriff{n}"}}]}
     },
     ("PUT", "/v1/tenants/{tenant}/settings"): lambda n: {"json": {"qa_glossary_policy": "retry"}},
+    # An own key again: the DELETE before it (same path, sorted first) removed the stored one.
+    ("PUT", "/v1/tenants/{tenant}/connection"): lambda n: {
+        "json": {"kind": "zai_key", "api_key": f"matrix.key-{n:05d}"}
+    },
 }
 
 
 def body(method: str, path: str, n: int) -> dict[str, Any]:
-    if method in ("GET", "DELETE"):
-        return {}
+    if method in ("GET", "DELETE") or path.startswith("/console"):
+        return {}  # console forms are refused before their body is read
     make = BODIES.get((method, path))
     assert make is not None, f"{method} {path} takes a body: add a valid one to BODIES"
     return make(n)
@@ -195,10 +209,13 @@ def refusals(
     cases: list[Case] = []
     for n, (method, path) in enumerate(ops):
         kind = audience(path)
-        if kind is Audience.public:
+        if kind is Audience.public or path == SIGN_IN:
             continue
         kw = body(method, path, n)
         target = url(method, path, own["globex"])
+        if kind is Audience.console:
+            cases += console_refusals(method, target, tokens)
+            continue
         cases += [Case(who, method, target, h, kw, 401) for who, h in BAD_CREDENTIALS.items()]
         for attacker, victim in (("acme", "globex"), ("globex", "acme")):
             for i, token in enumerate(tokens[attacker]):
@@ -216,6 +233,14 @@ def refusals(
     return cases
 
 
+def console_refusals(method: str, target: str, tokens: dict[str, list[str]]) -> list[Case]:
+    """No session: every console route redirects to sign-in, whatever bearer token is sent."""
+    sent = dict(BAD_CREDENTIALS) | {
+        f"{t}'s token as a bearer": bearer(token) for t, ts in tokens.items() for token in ts
+    }
+    return [Case(who, method, target, h, {}, 303) for who, h in sent.items()]
+
+
 def permitted(
     ops: list[tuple[str, str]], own: dict[str, Resources], tokens: dict[str, list[str]], admin: str
 ) -> list[Case]:
@@ -224,6 +249,8 @@ def permitted(
     cases: list[Case] = []
     for n, (method, path) in enumerate(ops):
         kind = audience(path)
+        if kind is Audience.console or path == SIGN_IN:
+            continue  # served only to a session: tests/integration/console signs in
         kw = body(method, path, 10_000 + n)
         if kind is Audience.tenant:
             mine = url(method, path, own["acme"])
