@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from service.sim.faults import FaultError, FaultPlan, Route
 from service.sim.http import json_response
-from service.sim.state import SimState
+from service.sim.state import SimState, request_digest
 
 ControlHandler = Callable[[SimState, dict[str, Any], Request], Awaitable[Any]]
 
@@ -91,6 +91,22 @@ async def recent_requests(state: SimState, body: dict[str, Any], request: Reques
     return [r for r in state.requests if route is None or r["route"] == route]
 
 
+async def async_tasks(state: SimState, body: dict[str, Any], request: Request) -> Any:
+    """Every async task ever submitted (oldest first), with a digest of what was asked: drills
+    tell a resubmission of the same call from a new one by it."""
+    return [
+        {
+            "async_id": t.async_id,
+            "key": t.owner,
+            "created_at": t.created_at,
+            "target_lang": t.request.target_lang,
+            "content": request_digest(t.request),
+            "failed": t.failed,
+        }
+        for t in state.tasks.values()
+    ]
+
+
 async def stored_files(state: SimState, body: dict[str, Any], request: Request) -> Any:
     return [
         {
@@ -121,5 +137,6 @@ _ROUTES: dict[tuple[str, str], ControlHandler] = {
     ("POST", "/_sim/clock"): advance_clock,
     ("GET", "/_sim/requests"): recent_requests,
     ("GET", "/_sim/files"): stored_files,
+    ("GET", "/_sim/tasks"): async_tasks,
     ("GET", "/_sim/health"): health,
 }

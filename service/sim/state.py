@@ -29,6 +29,13 @@ def key_hash(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
+def request_digest(request: TranslationRequest) -> str:
+    """What one agents call asked for (texts, languages, strategy, glossary), as a short hash."""
+    r = request
+    parts = [r.source_lang, r.target_lang, r.strategy, r.glossary or "", *r.texts]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
 class Clock:
     """Wall time plus an offset that tests move forward (retention, async completion)."""
 

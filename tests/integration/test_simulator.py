@@ -371,6 +371,25 @@ def test_async_pending_then_success_in_real_time(sim: SimulatorHandle, http: htt
     assert done["status"] == "success" and done["choices"][0]["message"]["role"] == "assistant"
 
 
+def test_tasks_list_every_submission_and_tell_calls_apart(
+    sim: SimulatorHandle, http: httpx.Client
+) -> None:
+    sim.configure(mode="async")
+    first = translate(http, "Open the valve").json()["async_id"]
+    again = translate(http, "Open the valve").json()["async_id"]
+    other = translate(http, "Close the valve").json()["async_id"]
+    french = translate(http, "Open the valve", target_lang="fr").json()["async_id"]
+    tasks = sim.tasks()
+    assert [t["async_id"] for t in tasks] == [first, again, other, french]
+    content = [t["content"] for t in tasks]
+    assert content[0] == content[1] and len(set(content)) == 3
+    assert [t["target_lang"] for t in tasks] == ["de", "de", "de", "fr"]
+    assert tasks[0]["key"] == hashlib.sha256(KEY.encode()).hexdigest()[:12]
+    assert tasks[0]["created_at"] <= tasks[1]["created_at"] and not tasks[0]["failed"]
+    sim.reset()
+    assert sim.tasks() == []
+
+
 def test_async_failed_fault_on_submit(sim: SimulatorHandle, http: httpx.Client) -> None:
     sim.configure(async_pending_seconds=0)
     sim.script("agents", ["async_failed"])  # even in sync mode the call turns async
