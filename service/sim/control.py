@@ -92,8 +92,8 @@ async def recent_requests(state: SimState, body: dict[str, Any], request: Reques
 
 
 async def async_tasks(state: SimState, body: dict[str, Any], request: Request) -> Any:
-    """Every async task ever submitted (oldest first), with a digest of what was asked: drills
-    tell a resubmission of the same call from a new one by it."""
+    """Every async task since the last reset (oldest first), with a digest of what was asked:
+    drills tell a resubmission of the same call from a new one by it."""
     return [
         {
             "async_id": t.async_id,
@@ -102,6 +102,7 @@ async def async_tasks(state: SimState, body: dict[str, Any], request: Request) -
             "target_lang": t.request.target_lang,
             "content": request_digest(t.request),
             "failed": t.failed,
+            "polls": t.polls,
         }
         for t in state.tasks.values()
     ]

@@ -86,6 +86,7 @@ async def async_result(call: Call) -> Response:
     task = state.tasks.get(async_id)
     if task is None or task.owner != call.owner:
         return error_response(state, 404, "1214", f"Task not found: async_id {async_id!r}")
+    task.polls += 1
     if agent_id and agent_id != task.request.agent_id:
         raise RequestError(f"agent_id {agent_id!r} does not match the task's agent")
     if call.fault is not None and call.fault.kind is Kind.async_failed:

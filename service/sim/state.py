@@ -71,6 +71,7 @@ class AsyncTask:
     created_at: float
     failed: bool = False  # ends "failed" instead of "success"
     corruption: Corruption = Corruption.none  # a content fault drawn when it was submitted
+    polls: int = 0  # async-result calls that found it
 
 
 @dataclass

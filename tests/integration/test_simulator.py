@@ -386,6 +386,10 @@ def test_tasks_list_every_submission_and_tell_calls_apart(
     assert [t["target_lang"] for t in tasks] == ["de", "de", "de", "fr"]
     assert tasks[0]["key"] == hashlib.sha256(KEY.encode()).hexdigest()[:12]
     assert tasks[0]["created_at"] <= tasks[1]["created_at"] and not tasks[0]["failed"]
+    assert [t["polls"] for t in tasks] == [0, 0, 0, 0]
+    poll(http, first)
+    poll(http, first)
+    assert [t["polls"] for t in sim.tasks()] == [2, 0, 0, 0]
     sim.reset()
     assert sim.tasks() == []
 

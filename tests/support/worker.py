@@ -68,6 +68,7 @@ class Stack:
 class WorkerProcess:
     def __init__(self, stack: Stack, log: Path, **extra: str) -> None:
         self.port = free_port()
+        self.log_path = log
         env = stack.env(WORKER_HTTP_PORT=str(self.port), **extra)
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
