@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     retention_jobs_days: float = Field(default=30.0, gt=0)
     retention_memory_days: float = Field(default=180.0, gt=0)
     retention_outbox_hours: float = Field(default=24.0, gt=0)
+    outbox_claim_seconds: float = Field(default=60.0, gt=0)
     translation_chunk_chars: int = Field(default=3000, ge=100)
     translation_packing: bool = True  # many short segments per agent call
     # Upstream calls at once for one (job, language); the per-key limit still applies on top.
