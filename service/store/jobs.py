@@ -158,8 +158,13 @@ class SqlJobStore:
 
     @store_call
     async def save_async_id(self, job_id: str, lang: str, call_key: str, async_id: str) -> None:
+        # A language's calls save their ids side by side: without the row lock two of them
+        # read the same map and the later commit drops the other's id (a lost id is paid
+        # again after a crash). SQLite has no FOR UPDATE; its one connection serialises them.
         async with self._sessions() as s:
-            target = await s.get(JobTarget, (job_id, lang), populate_existing=True)
+            target = await s.get(
+                JobTarget, (job_id, lang), populate_existing=True, with_for_update=True
+            )
             assert target is not None
             target.async_ids = {**target.async_ids, call_key: async_id}
             target.updated_at = utcnow()
