@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import uvicorn
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -153,7 +153,10 @@ class SimApp:
             return
         if scope["type"] != "http":
             return
-        response = await self.dispatch(Request(scope, receive), send)
+        try:
+            response = await self.dispatch(Request(scope, receive), send)
+        except ClientDisconnect:
+            return  # the caller went away mid-request (a drill killed it): nobody to answer
         if response is not None:
             await response(scope, receive, send)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -621,3 +623,20 @@ def test_a_reused_body_request_id_is_400_1231(http: httpx.Client) -> None:
     assert http.post("/api/v1/agents", json=body).status_code == 200
     assert_error(http.post("/api/v1/agents", json=body), 400, "1231")
     assert http.post("/api/v1/agents", json=body | {"request_id": "req-1-1"}).status_code == 200
+
+
+def test_a_client_gone_mid_request_is_no_error(
+    sim: SimulatorHandle, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A worker killed while sending: headers and half a body, then the connection closes.
+    host, port = sim.base_url.removeprefix("http://").split(":")
+    head = (
+        "POST /api/v1/agents HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Length: 500\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(head.encode() + b'{"agent_id": "general_tr')
+    time.sleep(0.3)
+    assert translate(http).status_code == 200
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
