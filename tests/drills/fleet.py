@@ -14,10 +14,10 @@ The checks are the promises of docs/pipeline.md, seen from outside:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
-import re
 import subprocess
 import time
 from collections import Counter
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -116,18 +117,18 @@ class Fleet:
                 codes.append(-9)
         return codes
 
-    def errors(self) -> Counter[str]:
-        """ERROR/CRITICAL log lines of every worker, counted by logger and message."""
+    def errors(self) -> dict[str, int]:
+        """ERROR/CRITICAL log lines of every worker, counted by logger."""
         found: Counter[str] = Counter()
         for path in sorted(self.logs.glob("worker-*.log")):
             for line in path.read_text(errors="replace").splitlines():
                 if line.startswith("{"):
                     entry = json.loads(line)
                     if entry.get("level") in ("ERROR", "CRITICAL"):
-                        found[f"{entry.get('logger')}: {entry.get('msg')}"] += 1
-                elif re.match(r"^\S*Traceback", line):
+                        found[str(entry.get("logger"))] += 1
+                elif line.startswith("Traceback"):
                     found["traceback (not JSON)"] += 1
-        return found
+        return dict(sorted(found.items()))
 
 
 @dataclass
@@ -218,16 +219,72 @@ async def until(what: str, predicate: Callable[[], Awaitable[bool] | bool], with
         await asyncio.sleep(0.1)
 
 
-async def job_states(database_url: str) -> dict[str, int]:
-    """Jobs by state, read on a connection of its own."""
+async def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql`, read on a connection of its own (no pool to go stale in an outage)."""
     engine = create_async_engine(database_url, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
-            query = text("SELECT state, count(*) FROM job GROUP BY state")
-            rows = (await conn.execute(query)).all()
+            return [tuple(row) for row in (await conn.execute(text(sql))).all()]
     finally:
         await engine.dispose()
+
+
+async def job_states(database_url: str) -> dict[str, int]:
+    """Jobs by state."""
+    rows = await query(database_url, "SELECT state, count(*) FROM job GROUP BY state")
     return {state: int(n) for state, n in rows}
+
+
+async def outbox_waiting(database_url: str) -> int:
+    """Events written and not yet acknowledged by Kafka."""
+    rows = await query(database_url, "SELECT count(*) FROM outbox_event WHERE sent_at IS NULL")
+    return int(rows[0][0])
+
+
+class ReadyzProbe:
+    """Polls a worker's /readyz in a task of its own and keeps every answer with its time."""
+
+    def __init__(self, worker: WorkerProcess, every: float = 0.5) -> None:
+        self.worker, self.every = worker, every
+        self.probes: list[tuple[float, int | None, dict[str, Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ReadyzProbe:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        url = f"http://127.0.0.1:{self.worker.port}/readyz"
+        async with httpx.AsyncClient() as http:
+            while True:
+                started = time.monotonic()
+                try:
+                    r = await http.get(url, timeout=10)
+                    status, failures = r.status_code, r.json().get("failures", {})
+                except httpx.HTTPError as exc:
+                    status, failures = None, {"probe": type(exc).__name__}
+                self.probes.append((started, status, failures))
+                await asyncio.sleep(self.every)
+
+    def between(self, start: float, end: float) -> list[tuple[float, int | None, dict[str, Any]]]:
+        return [p for p in self.probes if start <= p[0] < end]
+
+    def timeline(self, origin: float) -> list[str]:
+        """Runs of equal answers, timed from `origin`: "-3.0..5.5 s: 200", "6.0..9.5 s: 503 kafka"."""
+        runs: list[list[Any]] = []
+        for at, status, failures in self.probes:
+            label = " ".join([str(status), *sorted(failures)])
+            if runs and runs[-1][2] == label:
+                runs[-1][1] = at
+            else:
+                runs.append([at, at, label])
+        return [f"{a - origin:.1f}..{b - origin:.1f} s: {label}" for a, b, label in runs]
 
 
 def upstream(sim: Any, requests: int) -> dict[str, Any]:

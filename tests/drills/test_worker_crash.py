@@ -95,7 +95,7 @@ async def test_sigkill_under_load_loses_nothing_and_pays_nothing_twice(
         tasks = sim.tasks()
         figures |= tally.figures() | upstream(sim, REQUESTS)
         figures |= resubmissions(tasks, await persisted_async_ids(database))
-        figures |= {"kills": kills, "seed": seed, "errors_logged": dict(fleet.errors())}
+        figures |= {"kills": kills, "seed": seed, "errors_logged": fleet.errors()}
         figures["database"] = database.split("+")[0]
         record(f"worker-crash-{figures['database']}", figures)
     finally:
