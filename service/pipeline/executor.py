@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from service.errors import FailureCode, StoreUnavailable
+from service.errors import FailureCode, LeaseLost, StoreUnavailable
 from service.l10n.compliance import Policy
 from service.logs import log_context
 from service.pipeline.fairness import pick
@@ -170,7 +170,10 @@ class Executor:
                 await self._execute_job(job)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if _only_lease_lost(exc):
+                    logger.warning("lease lost; another worker finishes the job")
+                    return
                 # Left `running`: the lease runs out and the job is retried, here or elsewhere.
                 logger.exception("job crashed; it will be retried after its lease")
 
@@ -249,6 +252,14 @@ class Executor:
             if b is not None
         ]
         return Completion(job.id, self._cfg.owner, fresh, events)
+
+
+def _only_lease_lost(exc: BaseException) -> bool:
+    """A LeaseLost, maybe in the job's TaskGroup with its siblings' cancellations."""
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
+        return bool(leaves) and all(_only_lease_lost(e) for e in leaves)
+    return isinstance(exc, LeaseLost)
 
 
 __all__ = ["Executor", "ExecutorConfig"]

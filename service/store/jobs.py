@@ -157,11 +157,18 @@ class SqlJobStore:
             await s.commit()
 
     @store_call
-    async def save_async_id(self, job_id: str, lang: str, call_key: str, async_id: str) -> None:
-        # A language's calls save their ids side by side: without the row lock two of them
-        # read the same map and the later commit drops the other's id (a lost id is paid
-        # again after a crash). SQLite has no FOR UPDATE; its one connection serialises them.
+    async def save_async_id(
+        self, job_id: str, lang: str, call_key: str, async_id: str, owner: str
+    ) -> bool:
+        """The job row is locked first, as a claim's UPDATE locks it: either this id is
+        committed before another worker's claim reads the job's targets, or the claim came
+        first and nothing is written. The target row is locked too: a language's calls save
+        their ids side by side, and without it the later commit drops the other's id.
+        (SQLite has no FOR UPDATE; its one connection runs these transactions one by one.)"""
         async with self._sessions() as s:
+            held = select(Job.id).where(col(Job.id) == job_id, _held(owner)).with_for_update()
+            if (await s.exec(held)).first() is None:
+                return False
             target = await s.get(
                 JobTarget, (job_id, lang), populate_existing=True, with_for_update=True
             )
@@ -169,6 +176,7 @@ class SqlJobStore:
             target.async_ids = {**target.async_ids, call_key: async_id}
             target.updated_at = utcnow()
             await s.commit()
+            return True
 
     @store_call
     async def finish_target(self, job_id: str, lang: str, outcome: Outcome) -> None:
@@ -374,6 +382,7 @@ _CLAIMED_COLUMNS = [
         "attempts",
         "glossary_id",
         "glossary_version",
+        "lease_owner",
     )
 ]
 
@@ -389,6 +398,7 @@ def _claimed(job: RowMapping, job_targets: list[Target]) -> ClaimedJob:
         glossary_id=job["glossary_id"],
         glossary_version=job["glossary_version"],
         targets=sorted(job_targets, key=lambda t: t.lang),
+        owner=job["lease_owner"],
     )
 
 
