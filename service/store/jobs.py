@@ -102,13 +102,21 @@ class SqlJobStore:
 
     @store_call
     async def claim(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> list[ClaimedJob]:
-        """One UPDATE … RETURNING claims and reads the jobs won; one SELECT their targets."""
+        """One UPDATE … RETURNING claims and reads the jobs won; one SELECT their targets.
+        Rows another transaction has locked (a claim, a completion, an async id being saved)
+        are skipped, not waited for: workers claiming the same candidates in another order
+        deadlocked on PostgreSQL. SQLite has no row locks, nor this clause."""
         if not job_ids:
             return []
         now = utcnow()
+        free = (
+            select(JOB.c.id)
+            .where(JOB.c.id.in_(job_ids), _claimable(now))
+            .with_for_update(skip_locked=True)
+        )
         claim = (
             update(JOB)
-            .where(JOB.c.id.in_(job_ids), _claimable(now))
+            .where(JOB.c.id.in_(free), _claimable(now))
             .values(
                 state=JobState.running,
                 lease_owner=owner,

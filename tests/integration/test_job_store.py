@@ -6,13 +6,15 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.ports import Arrival, ClaimedJob
 from service.store import jobs
-from service.store.db import session_factory
+from service.store.db import create_engine, session_factory
 from service.store.jobs import SqlJobStore
+from service.store.migrate import upgrade
 from tests.support.pipeline import request
 
 pytestmark = pytest.mark.postgres
@@ -59,3 +61,22 @@ async def test_an_async_id_is_saved_only_while_the_job_is_held(engine: AsyncEngi
     async with session_factory(engine)() as s:
         stored = {t.target_lang: t.async_ids for t in await jobs.targets(s, first.id)}
     assert stored["de"] == {"early": "a-early", "late": "a-w2"}
+
+
+async def test_a_claim_skips_jobs_locked_by_another_transaction(pg_url: str) -> None:
+    # Two workers claiming overlapping candidates in another order deadlocked on PostgreSQL.
+    engine = create_engine(pg_url)
+    await upgrade(engine)
+    store = SqlJobStore(session_factory(engine))
+    for rid in ("a", "b"):
+        req = TranslationRequestV1.model_validate(request(rid))
+        await store.accept([Arrival(req, "requests", 0, 0)], [], "results")
+    ids = {c.job_id for c in await store.candidates(10)}
+    async with engine.connect() as other:  # e.g. another worker's claim, not yet committed
+        locked = (await other.execute(text("SELECT id FROM job LIMIT 1 FOR UPDATE"))).scalar()
+        async with asyncio.timeout(10):
+            won = await store.claim(sorted(ids), "w1", timedelta(seconds=60))
+        assert {j.id for j in won} == ids - {locked}
+        await other.rollback()
+    assert [j.id for j in await store.claim(sorted(ids), "w2", timedelta(seconds=60))] == [locked]
+    await engine.dispose()
