@@ -37,9 +37,11 @@ from tests.support.worker import Stack, WorkerProcess
 
 LANGS = ("de", "fr")
 # Short leases and outbox claims, so a killed worker's jobs are taken over and its claimed
-# events sent within seconds, not the minute of the defaults; tiny backoff.
+# events sent within seconds, not the minute of the defaults; tiny backoff. Not shorter: on a
+# loaded machine a live worker can miss renewals for a few seconds, and its jobs would then
+# bounce between workers (each bounce counts as an attempt).
 FAST = {
-    "WORKER_JOB_LEASE_SECONDS": "3",
+    "WORKER_JOB_LEASE_SECONDS": "10",
     "OUTBOX_CLAIM_SECONDS": "5",
     "ZAI_BACKOFF_BASE": "0.01",
     "WORKER_GRACEFUL_TIMEOUT": "5",
@@ -66,23 +68,37 @@ def request(i: int, langs: Sequence[str] = LANGS) -> dict[str, Any]:
     return body
 
 
+class Feed:
+    """Publishes requests at about `rate` per second (steady load, not one burst); `sent`
+    says how far it got."""
+
+    def __init__(self, bootstrap: str, topic: str, bodies: Sequence[dict[str, Any]]) -> None:
+        self.bootstrap, self.topic, self.bodies = bootstrap, topic, bodies
+        self.sent = 0
+
+    async def run(self, rate: float) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
+        await producer.start()
+        try:
+            started, step = time.monotonic(), max(1, int(rate / 10))
+            for n in range(0, len(self.bodies), step):
+                futures = [
+                    await producer.send(
+                        self.topic, json.dumps(b).encode(), key=b["tenant_id"].encode()
+                    )
+                    for b in self.bodies[n : n + step]
+                ]
+                await asyncio.gather(*futures)
+                self.sent = min(len(self.bodies), n + step)
+                ahead = started + self.sent / rate - time.monotonic()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        finally:
+            await producer.stop()
+
+
 async def feed(bootstrap: str, topic: str, bodies: Sequence[dict[str, Any]], rate: float) -> None:
-    """Publish `bodies` at about `rate` per second (steady load, not one burst)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        started, step = time.monotonic(), max(1, int(rate / 10))
-        for n in range(0, len(bodies), step):
-            futures = [
-                await producer.send(topic, json.dumps(b).encode(), key=b["tenant_id"].encode())
-                for b in bodies[n : n + step]
-            ]
-            await asyncio.gather(*futures)
-            ahead = started + (n + step) / rate - time.monotonic()
-            if ahead > 0:
-                await asyncio.sleep(ahead)
-    finally:
-        await producer.stop()
+    await Feed(bootstrap, topic, bodies).run(rate)
 
 
 class Fleet:
@@ -313,25 +329,46 @@ async def persisted_async_ids(database_url: str) -> set[str]:
     return ids
 
 
-def resubmissions(tasks: Iterable[dict[str, Any]], persisted: set[str]) -> dict[str, int]:
+def resubmissions(tasks: Iterable[dict[str, Any]], persisted: set[str]) -> dict[str, Any]:
     """Upstream submissions beyond the first of each distinct call, split by whether an earlier
     one had its async id persisted (a second payment the design rules out) or not (the worker
-    died between Z.ai's answer and the commit: unavoidable, and what the figures show)."""
-    seen: dict[str, bool] = {}  # call digest -> an earlier task of it was persisted
-    after_persisted = before_persisted = 0
+    died between Z.ai's answer and the commit: unavoidable, and what the figures show). The
+    offending pairs (earlier persisted id, later id) come along for the failure message."""
+    seen: dict[str, str | None] = {}  # call digest -> an earlier task of it that was persisted
+    offending: list[tuple[str, str]] = []
+    before_persisted = 0
     for task in tasks:  # oldest first
         digest = task["content"]
         if digest in seen:
-            if seen[digest]:
-                after_persisted += 1
-            else:
+            earlier = seen[digest]
+            if earlier is None:
                 before_persisted += 1
-        safe = task["async_id"] in persisted or task["polls"] > 0
-        seen[digest] = seen.get(digest, False) or (safe and not task["failed"])
+            else:
+                offending.append((earlier, task["async_id"]))
+        safe = (task["async_id"] in persisted or task["polls"] > 0) and not task["failed"]
+        seen[digest] = seen.get(digest) or (task["async_id"] if safe else None)
     return {
         "resubmitted_unpersisted": before_persisted,
-        "resubmitted_after_persisted": after_persisted,
+        "resubmitted_after_persisted": len(offending),
+        "resubmitted_after_persisted_ids": offending[:10],
     }
+
+
+async def holders(database_url: str, async_ids: Iterable[str]) -> list[tuple[Any, ...]]:
+    """Which job and language stored each of these async ids (for failure messages)."""
+    wanted = set(async_ids)
+    rows = await query(
+        database_url,
+        "SELECT j.request_id, t.target_lang, j.attempts, j.state, t.async_ids"
+        " FROM job_target t JOIN job j ON j.id = t.job_id",
+    )
+    out = []
+    for request_id, lang, attempts, state, ids in rows:
+        ids = json.loads(ids) if isinstance(ids, str) else ids
+        for key, value in ids.items():
+            if value in wanted:
+                out.append((value, request_id, lang, attempts, state, key[:8]))
+    return out
 
 
 def seeded() -> tuple[int, random.Random]:
