@@ -90,9 +90,8 @@ async def test_worker_rides_out_a_broker_restart(
             while time.monotonic() - stopped < OUTAGE_S:
                 alive(fleet, worker, f"{time.monotonic() - stopped:.1f} s into the outage")
                 await asyncio.sleep(0.2)
-            fig["jobs_done_during_outage"] = (await job_states(pg_url)).get("done", 0) - states.get(
-                "done", 0
-            )
+            done_now = (await job_states(pg_url)).get("done", 0)
+            fig["jobs_done_during_outage"] = done_now - states.get("done", 0)
             fig["outbox_waiting_at_restart"] = await outbox_waiting(pg_url)
             restarting = time.monotonic()
             await asyncio.to_thread(broker.resume)
