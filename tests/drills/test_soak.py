@@ -8,12 +8,14 @@ Promised: every request answered once, none lost, no persisted call paid twice, 
 long run, the three series flat after warm-up (their least-squares slopes are recorded).
 
 Short (CI): 20 s, which checks the plumbing and the answers but is too short to judge a
-trend. Long: 30 minutes (`bash scripts/drills.sh -k soak`).
+trend. Long: 30 minutes (`bash scripts/drills.sh -k soak`); DRILL_SOAK_SECONDS sets another
+length.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -38,7 +40,7 @@ from tests.support.worker import Stack
 
 pytestmark = [pytest.mark.drill, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
 
-DURATION_S = pick(short=20.0, long=1800.0)
+DURATION_S = float(os.environ.get("DRILL_SOAK_SECONDS") or pick(short=20.0, long=1800.0))
 EVERY_S = pick(short=2.0, long=10.0)
 RATE = 3.0  # requests per second, two languages each
 WARM_UP = 0.2  # the first fifth (pools filling, code warming up) is left out of the trend
