@@ -1,11 +1,12 @@
 """Rebalance drill: workers join and leave the consumer group under a steady feed, and one is
 SIGKILLed while the group is rebalancing.
 
-Timeline, each step when a share of the requests is published: a second worker joins (rebalance),
-it leaves with SIGTERM (rebalance, its unfinished jobs handed back), a third worker starts,
-and the moment the group is seen rebalancing for it (admin DescribeGroups) the first worker
-is SIGKILLed with jobs in flight and a batch perhaps read but not committed. Promised: nothing
-lost, one answer per (request, language), no persisted call paid twice.
+Timeline, each step when a share of the requests is published: a second worker joins
+(rebalance); it leaves with SIGTERM (rebalance, its unfinished jobs handed back); a third
+worker starts, and the moment the group is seen rebalancing for it (admin DescribeGroups) the
+first worker is SIGKILLed, with jobs in flight (the simulator holds its answers from the
+third's start to the kill) and perhaps a batch read but not committed. Promised: nothing lost,
+one answer per (request, language), no persisted call paid twice.
 
 Short (CI): 150 requests. Long: 1,000 requests (`bash scripts/drills.sh -k rebalance`).
 """
@@ -42,6 +43,7 @@ pytestmark = [pytest.mark.drill, pytest.mark.kafka, pytest.mark.postgres, pytest
 REQUESTS = pick(short=150, long=1000)
 RATE = pick(short=5.0, long=12.0)  # requests per second: the feed spans the whole timeline
 REBALANCING = ("PreparingRebalance", "CompletingRebalance")
+PENDING_S = 1.5  # how long Z.ai's async tasks stay pending
 
 
 class Group:
@@ -67,7 +69,7 @@ class Group:
 async def test_workers_join_leave_and_die_mid_rebalance_without_loss(
     kafka_bootstrap_servers: str, pg_url: str, sim: Any, tmp_path: Path
 ) -> None:
-    sim.configure(mode="async", async_pending_seconds=1.5, latency_ms=20)
+    sim.configure(mode="async", async_pending_seconds=PENDING_S, latency_ms=20)
     stack = Stack(kafka_bootstrap_servers, pg_url, sim.agents_base, sim.files_base)
     fleet = Fleet(stack, tmp_path)
     group = Group(stack.bootstrap, f"g-{stack.run}")
@@ -109,10 +111,14 @@ async def test_workers_join_leave_and_die_mid_rebalance_without_loss(
             steps.append(step | {"step": "second leaves", "settled_s": await group.settled(1)})
 
             step = await at(0.6)
+            # Z.ai holds every answer until the kill: the first worker's jobs stay in flight,
+            # async ids persisted and polls going on, however long the third takes to start.
+            sim.configure(async_pending_seconds=3600)
             third = fleet.start()
             state = await _rebalancing(group)
             states = await job_states(pg_url)
             first.kill()
+            sim.configure(async_pending_seconds=PENDING_S)
             step |= {"step": "third joins, first killed", "group_state_at_kill": state}
             step["jobs_at_kill"] = states
             await asyncio.to_thread(third.wait_ready, 120.0)

@@ -56,7 +56,7 @@ async def test_sigkill_under_load_loses_nothing_and_pays_nothing_twice(
     seed, rng = seeded()
     bodies = [request(i) for i in range(REQUESTS)]
     expected = sum(len(b["target_langs"]) for b in bodies)
-    marks = sorted(rng.uniform(0.1, 0.8) for _ in range(KILLS))
+    marks = sorted(rng.uniform(0.1, 0.6) for _ in range(KILLS))  # while the feed goes on
     kills: list[dict[str, Any]] = []
     try:
         async with (
