@@ -229,7 +229,8 @@ def request_consumer(settings: Settings) -> AIOKafkaConsumer:
 
 
 def outbox_relay(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> OutboxRelay:
-    return OutboxRelay(SqlOutbox(sessions), lambda: kafka_producer(settings))
+    outbox = SqlOutbox(sessions, claim=timedelta(seconds=settings.outbox_claim_seconds))
+    return OutboxRelay(outbox, lambda: kafka_producer(settings))
 
 
 # --- Z.ai ----------------------------------------------------------------------------------

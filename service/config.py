@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     retention_jobs_days: float = Field(default=30.0, gt=0)
     retention_memory_days: float = Field(default=180.0, gt=0)
     retention_outbox_hours: float = Field(default=24.0, gt=0)
+    outbox_claim_seconds: float = Field(default=60.0, gt=0)
     translation_chunk_chars: int = Field(default=3000, ge=100)
     translation_packing: bool = True  # many short segments per agent call
     # Packed calls whose markers were lost in a row, per tenant and language, before packing

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.worker import WorkerProcess
 
 # Real infrastructure and the simulator come from these plugins (see their docstrings).
 pytest_plugins = [
@@ -13,3 +18,11 @@ pytest_plugins = [
 # (ZAI_L10N_* are the devstack's own knobs, not Z.ai settings).
 for _name in [n for n in os.environ if n.startswith("ZAI_") and not n.startswith("ZAI_L10N_")]:
     del os.environ[_name]
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test() -> Iterator[None]:
+    # A test that fails before stopping its worker processes would leave them running (and
+    # retrying against a stopped broker and database) for the rest of the session.
+    yield
+    WorkerProcess.kill_leftovers()

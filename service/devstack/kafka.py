@@ -262,6 +262,21 @@ class LocalKafka:
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    @property
+    def port(self) -> int:
+        return int(self.bootstrap_servers.rsplit(":", 1)[1])
+
+    def pause(self, timeout: float = 30.0) -> None:
+        """Stop the broker but keep its data dir (an outage drill); resume() starts it again."""
+        terminate(self.pid, self._proc, timeout)
+        (self.data_dir / PID_FILE).unlink(missing_ok=True)
+
+    def resume(self, timeout: float = 120.0) -> None:
+        """Start the paused broker again on the same port and data dir: its topics, committed
+        offsets and idempotent-producer state are kept, as when a real broker restarts."""
+        again = start_kafka(self.port, data_dir=self.data_dir, timeout=timeout)
+        self.pid, self._proc = again.pid, again._proc
+
 
 async def _probe(bootstrap_servers: str) -> bool:
     """True when the broker answers a metadata request and lists itself."""

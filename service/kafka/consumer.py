@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
@@ -78,8 +79,30 @@ class KafkaIntake:
         if not records:
             return
         if await self._accept_holding(consumer, records, stop):
-            await consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
+            await self._commit(consumer, batch)
             self._on_accepted()
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        """Commit an accepted batch. A rebalance while it was being accepted may have moved
+        some of its partitions away: those records are read again by their new owner and
+        found to be duplicates, so nothing is lost or redone. Before, the failed commit killed
+        the intake loop, whose restart rejoined the group and caused a second rebalance."""
+        assigned = consumer.assignment()
+        offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if tp in assigned}
+        error = None
+        try:
+            if offsets:
+                await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:  # the group moved on meanwhile
+            offsets, error = {}, repr(exc)
+        if len(offsets) < len(batch):
+            uncommitted = sorted(str(tp) for tp in batch if tp not in offsets)
+            logger.warning(
+                "a rebalance moved partitions during a batch; their records come again",
+                extra={"partitions": uncommitted, "error": error},
+            )
 
     async def _accept_holding(
         self, consumer: AIOKafkaConsumer, records: list[ConsumerRecord], stop: asyncio.Event

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from service import tracing
-from service.errors import FailureCode, StoreUnavailable
+from service.errors import FailureCode, LeaseLost, StoreUnavailable
 from service.l10n.compliance import Policy
 from service.logs import log_context
 from service.pipeline.fairness import pick
@@ -175,7 +175,10 @@ class Executor:
                 await self._execute_job(job)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if _only_lease_lost(exc):
+                    logger.warning("lease lost; another worker finishes the job")
+                    return
                 # Left `running`: the lease runs out and the job is retried, here or elsewhere.
                 logger.exception("job crashed; it will be retried after its lease")
                 tracing.annotate({"error.type": "crashed"})
@@ -300,6 +303,14 @@ def _outcome_attributes(outcome: Outcome) -> dict[str, str | None]:
         "zai_l10n.outcome": outcome.type,
         "error.type": getattr(failure, "error_code", None),
     }
+
+
+def _only_lease_lost(exc: BaseException) -> bool:
+    """A LeaseLost, maybe in the job's TaskGroup with its siblings' cancellations."""
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
+        return bool(leaves) and all(_only_lease_lost(e) for e in leaves)
+    return isinstance(exc, LeaseLost)
 
 
 __all__ = ["Executor", "ExecutorConfig"]

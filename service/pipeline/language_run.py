@@ -10,7 +10,9 @@ at once, so nothing more is sent (and billed) for a language that has already fa
 
 Each upstream call has a key (a hash of exactly what is sent); the async id Z.ai hands back is
 stored under it before polling, so a restarted worker resumes the poll instead of submitting
-again.
+again. It is stored only while this worker holds the job's lease: a worker that took the job
+over read its ids when it claimed, so a later one would be lost to it; the run ends with
+`LeaseLost` instead.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from service.errors import FailureCode
+from service.errors import FailureCode, LeaseLost
 from service.l10n import qa
 from service.l10n.compliance import Decision
 from service.l10n.packing import PACKING_INSTRUCTION, Batch, halves, pack, unpack
@@ -266,10 +268,13 @@ class LanguageRun:
 
     async def _save_async_id(self, key: str, task: PendingTask) -> None:
         self.submitted[key] = task.async_id
-        store, job_id = self.deps.store, self.ctx.job.id
-        await self.deps.durable(
-            "async id", lambda: store.save_async_id(job_id, self.lang, key, task.async_id)
+        store, job = self.deps.store, self.ctx.job
+        saved = await self.deps.durable(
+            "async id",
+            lambda: store.save_async_id(job.id, self.lang, key, task.async_id, job.owner),
         )
+        if not saved:  # another worker claimed the job: it runs it, this call is not ours
+            raise LeaseLost("another worker holds the job's lease now")
 
     async def _timed(self, route: str, call: Awaitable[T]) -> T:
         started = time.perf_counter()

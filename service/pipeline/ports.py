@@ -47,6 +47,7 @@ class ClaimedJob:
     glossary_id: str | None
     glossary_version: int | None
     targets: Sequence[Target]
+    owner: str  # the worker holding the lease: the one that claimed it
     # W3C trace context of the request's intake, kept with the job across the database hop.
     trace: Mapping[str, str] = field(default_factory=dict)
 
@@ -138,8 +139,13 @@ class JobStore(Protocol):
         """Hand jobs back (shutdown): queued again for any worker."""
         ...
 
-    async def save_async_id(self, job_id: str, lang: str, call_key: str, async_id: str) -> None:
-        """Remember an upstream task before polling it, so a restart resumes the poll."""
+    async def save_async_id(
+        self, job_id: str, lang: str, call_key: str, async_id: str, owner: str
+    ) -> bool:
+        """Remember an upstream task before polling it, so a restart resumes the poll; only
+        while `owner` holds the job. False (nothing written) when another worker has claimed
+        it: that worker read the job's async ids when it claimed, so this one would be lost
+        to it (and paid for again) if it were written later."""
         ...
 
     async def finish_target(self, job_id: str, lang: str, outcome: Outcome) -> None:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from service.sim.faults import FaultError, FaultPlan, Route
 from service.sim.http import json_response
-from service.sim.state import SimState
+from service.sim.state import SimState, request_digest
 
 ControlHandler = Callable[[SimState, dict[str, Any], Request], Awaitable[Any]]
 
@@ -97,6 +97,23 @@ async def call_log(state: SimState, body: dict[str, Any], request: Request) -> A
     return [c for c in state.calls if route is None or c["route"] == route]
 
 
+async def async_tasks(state: SimState, body: dict[str, Any], request: Request) -> Any:
+    """Every async task since the last reset (oldest first), with a digest of what was asked:
+    drills tell a resubmission of the same call from a new one by it."""
+    return [
+        {
+            "async_id": t.async_id,
+            "key": t.owner,
+            "created_at": t.created_at,
+            "target_lang": t.request.target_lang,
+            "content": request_digest(t.request),
+            "failed": t.failed,
+            "polls": t.polls,
+        }
+        for t in state.tasks.values()
+    ]
+
+
 async def stored_files(state: SimState, body: dict[str, Any], request: Request) -> Any:
     return [
         {
@@ -128,5 +145,6 @@ _ROUTES: dict[tuple[str, str], ControlHandler] = {
     ("GET", "/_sim/requests"): recent_requests,
     ("GET", "/_sim/calls"): call_log,
     ("GET", "/_sim/files"): stored_files,
+    ("GET", "/_sim/tasks"): async_tasks,
     ("GET", "/_sim/health"): health,
 }

@@ -15,7 +15,7 @@ from typing import Literal
 
 import orjson
 import uvicorn
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -89,6 +89,7 @@ async def async_result(call: Call) -> Response:
     task = state.tasks.get(async_id)
     if task is None or task.owner != call.owner:
         return error_response(state, 404, "1214", f"Task not found: async_id {async_id!r}")
+    task.polls += 1
     if agent_id and agent_id != task.request.agent_id:
         raise RequestError(f"agent_id {agent_id!r} does not match the task's agent")
     if call.fault is not None and call.fault.kind is Kind.async_failed:
@@ -159,7 +160,10 @@ class SimApp:
             return
         if scope["type"] != "http":
             return
-        response = await self.dispatch(Request(scope, receive), send)
+        try:
+            response = await self.dispatch(Request(scope, receive), send)
+        except ClientDisconnect:
+            return  # the caller went away mid-request (a drill killed it): nobody to answer
         if response is not None:
             await response(scope, receive, send)
 

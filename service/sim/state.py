@@ -30,6 +30,13 @@ def key_hash(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:12]
 
 
+def request_digest(request: TranslationRequest) -> str:
+    """What one agents call asked for (texts, languages, strategy, glossary), as a short hash."""
+    r = request
+    parts = [r.source_lang, r.target_lang, r.strategy, r.glossary or "", *r.texts]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
 class Clock:
     """Wall time plus an offset that tests move forward (retention, async completion)."""
 
@@ -65,6 +72,7 @@ class AsyncTask:
     created_at: float
     failed: bool = False  # ends "failed" instead of "success"
     corruption: Corruption = Corruption.none  # a content fault drawn when it was submitted
+    polls: int = 0  # async-result calls that found it
 
 
 @dataclass

@@ -82,6 +82,11 @@ class SimulatorHandle:
         result: list[dict[str, Any]] = self._call("GET", path)
         return result
 
+    def tasks(self) -> list[dict[str, Any]]:
+        """Every async task submitted since the last reset, oldest first (see `/_sim/tasks`)."""
+        result: list[dict[str, Any]] = self._call("GET", "/_sim/tasks")
+        return result
+
     def files(self) -> list[dict[str, Any]]:
         """Every stored, unexpired file with its parsed glossary terms."""
         result: list[dict[str, Any]] = self._call("GET", "/_sim/files")

@@ -106,13 +106,21 @@ class SqlJobStore:
 
     @store_call
     async def claim(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> list[ClaimedJob]:
-        """One UPDATE … RETURNING claims and reads the jobs won; one SELECT their targets."""
+        """One UPDATE … RETURNING claims and reads the jobs won; one SELECT their targets.
+        Rows another transaction has locked (a claim, a completion, an async id being saved)
+        are skipped, not waited for: workers claiming the same candidates in another order
+        deadlocked on PostgreSQL. SQLite has no row locks, nor this clause."""
         if not job_ids:
             return []
         now = utcnow()
+        free = (
+            select(JOB.c.id)
+            .where(JOB.c.id.in_(job_ids), _claimable(now))
+            .with_for_update(skip_locked=True)
+        )
         claim = (
             update(JOB)
-            .where(JOB.c.id.in_(job_ids), _claimable(now))
+            .where(JOB.c.id.in_(free), _claimable(now))
             .values(
                 state=JobState.running,
                 lease_owner=owner,
@@ -161,13 +169,26 @@ class SqlJobStore:
             await s.commit()
 
     @store_call
-    async def save_async_id(self, job_id: str, lang: str, call_key: str, async_id: str) -> None:
+    async def save_async_id(
+        self, job_id: str, lang: str, call_key: str, async_id: str, owner: str
+    ) -> bool:
+        """The job row is locked first, as a claim's UPDATE locks it: either this id is
+        committed before another worker's claim reads the job's targets, or the claim came
+        first and nothing is written. The target row is locked too: a language's calls save
+        their ids side by side, and without it the later commit drops the other's id.
+        (SQLite has no FOR UPDATE; its one connection runs these transactions one by one.)"""
         async with self._sessions() as s:
-            target = await s.get(JobTarget, (job_id, lang), populate_existing=True)
+            held = select(Job.id).where(col(Job.id) == job_id, _held(owner)).with_for_update()
+            if (await s.exec(held)).first() is None:
+                return False
+            target = await s.get(
+                JobTarget, (job_id, lang), populate_existing=True, with_for_update=True
+            )
             assert target is not None
             target.async_ids = {**target.async_ids, call_key: async_id}
             target.updated_at = utcnow()
             await s.commit()
+            return True
 
     @store_call
     async def finish_target(self, job_id: str, lang: str, outcome: Outcome) -> None:
@@ -397,6 +418,7 @@ _CLAIMED_COLUMNS = [
         "glossary_id",
         "glossary_version",
         "trace_context",
+        "lease_owner",
     )
 ]
 
@@ -413,6 +435,7 @@ def _claimed(job: RowMapping, job_targets: list[Target]) -> ClaimedJob:
         glossary_version=job["glossary_version"],
         targets=sorted(job_targets, key=lambda t: t.lang),
         trace=job["trace_context"] or {},
+        owner=job["lease_owner"],
     )
 
 

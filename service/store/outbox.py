@@ -20,7 +20,8 @@ from service.pipeline.ports import PendingEvent
 from service.store.errors import store_call
 from service.store.tables import OutboxEvent, utcnow
 
-# Longer than any send of one batch takes; a crashed relay's rows are sent again after it.
+# How long a relay's claim on a batch lasts (OUTBOX_CLAIM_SECONDS): a crashed relay's rows wait
+# this long before another relay sends them; a send slower than this may be sent twice.
 CLAIM = timedelta(seconds=60)
 
 
@@ -48,8 +49,11 @@ def outbox_row(event: OutboundEvent, now: datetime) -> dict[str, Any]:
 
 
 class SqlOutbox:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, claim: timedelta = CLAIM
+    ) -> None:
         self._sessions = sessions
+        self._claim = claim
 
     @store_call
     async def claim(self, relay: str, limit: int) -> list[PendingEvent]:
@@ -67,7 +71,7 @@ class SqlOutbox:
             await s.exec(
                 update(OutboxEvent)
                 .where(col(OutboxEvent.id).in_(ids), free)
-                .values(claimed_by=relay, claimed_until=now + CLAIM)
+                .values(claimed_by=relay, claimed_until=now + self._claim)
             )
             await s.commit()
             mine = select(OutboxEvent).where(

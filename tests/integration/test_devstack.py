@@ -99,7 +99,11 @@ async def test_kafka_admin_creates_partitioned_topic(kafka_bootstrap_servers: st
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
-        assert topic in await admin.list_topics()
+        # The broker's metadata cache learns of a new topic a moment after the controller
+        # created it; on a busy broker that moment can outlast one round trip.
+        async with asyncio.timeout(30):
+            while topic not in await admin.list_topics():  # noqa: ASYNC110 (polling the broker)
+                await asyncio.sleep(0.1)
     finally:
         await admin.close()
 

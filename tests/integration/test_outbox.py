@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +13,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from service.bootstrap import kafka_producer
+from service.bootstrap import kafka_producer, outbox_relay
 from service.config import Settings
 from service.kafka.relay import OutboxRelay
 from service.pipeline.outcomes import OutboundEvent
-from service.store.db import session_factory
+from service.store.db import create_engine, session_factory
 from service.store.outbox import SqlOutbox, enqueue
 from service.store.tables import OutboxEvent, utcnow
 from tests.support.worker import read
@@ -99,3 +100,19 @@ async def test_the_oldest_unsent_row_is_reported_until_it_is_sent(
     assert await relay.relay_once() == 3
     await relay.stop()
     assert await outbox.oldest_unsent() is None
+
+
+async def test_the_claim_lasts_as_configured(engine: AsyncEngine) -> None:
+    await fill(engine, "outbox-claim", 2)
+    outbox = SqlOutbox(session_factory(engine), claim=timedelta(seconds=1))
+    assert len(await outbox.claim("dead", 10)) == 2  # claimed, then the relay is killed
+    assert await outbox.claim("alive", 10) == []
+    await asyncio.sleep(1.2)
+    assert [e.payload["n"] for e in await outbox.claim("alive", 10)] == [0, 1]
+
+
+def test_the_relay_claims_for_outbox_claim_seconds(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, outbox_claim_seconds=7)  # type: ignore[call-arg]
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")
+    relay = outbox_relay(settings, session_factory(engine))
+    assert relay._outbox._claim == timedelta(seconds=7)  # type: ignore[attr-defined]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -398,6 +400,29 @@ def test_flat_error_envelope(sim: SimulatorHandle, http: httpx.Client, fault: st
     assert translate(http, glossary="file-unknown").json()["code"] == 1214  # validation too
 
 
+def test_tasks_list_every_submission_and_tell_calls_apart(
+    sim: SimulatorHandle, http: httpx.Client
+) -> None:
+    sim.configure(mode="async")
+    first = translate(http, "Open the valve").json()["async_id"]
+    again = translate(http, "Open the valve").json()["async_id"]
+    other = translate(http, "Close the valve").json()["async_id"]
+    french = translate(http, "Open the valve", target_lang="fr").json()["async_id"]
+    tasks = sim.tasks()
+    assert [t["async_id"] for t in tasks] == [first, again, other, french]
+    content = [t["content"] for t in tasks]
+    assert content[0] == content[1] and len(set(content)) == 3
+    assert [t["target_lang"] for t in tasks] == ["de", "de", "de", "fr"]
+    assert tasks[0]["key"] == hashlib.sha256(KEY.encode()).hexdigest()[:12]
+    assert tasks[0]["created_at"] <= tasks[1]["created_at"] and not tasks[0]["failed"]
+    assert [t["polls"] for t in tasks] == [0, 0, 0, 0]
+    poll(http, first)
+    poll(http, first)
+    assert [t["polls"] for t in sim.tasks()] == [2, 0, 0, 0]
+    sim.reset()
+    assert sim.tasks() == []
+
+
 def test_async_failed_fault_on_submit(sim: SimulatorHandle, http: httpx.Client) -> None:
     sim.configure(async_pending_seconds=0)
     sim.script("agents", ["async_failed"])  # even in sync mode the call turns async
@@ -628,3 +653,20 @@ def test_a_reused_body_request_id_is_400_1231(http: httpx.Client) -> None:
     assert http.post("/api/v1/agents", json=body).status_code == 200
     assert_error(http.post("/api/v1/agents", json=body), 400, "1231")
     assert http.post("/api/v1/agents", json=body | {"request_id": "req-1-1"}).status_code == 200
+
+
+def test_a_client_gone_mid_request_is_no_error(
+    sim: SimulatorHandle, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A worker killed while sending: headers and half a body, then the connection closes.
+    host, port = sim.base_url.removeprefix("http://").split(":")
+    head = (
+        "POST /api/v1/agents HTTP/1.1\r\nHost: sim\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {KEY}\r\nContent-Length: 500\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(head.encode() + b'{"agent_id": "general_tr')
+    time.sleep(0.3)
+    assert translate(http).status_code == 200
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -66,13 +66,17 @@ class Stack:
 
 
 class WorkerProcess:
+    started: ClassVar[list[WorkerProcess]] = []  # every one, so that none outlives its test
+
     def __init__(self, stack: Stack, log: Path, **extra: str) -> None:
         self.port = free_port()
+        self.log_path = log
         env = stack.env(WORKER_HTTP_PORT=str(self.port), **extra)
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service", "worker"], env=env, stdout=self._log, stderr=self._log
         )
+        WorkerProcess.started.append(self)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -101,6 +105,15 @@ class WorkerProcess:
         self.proc.kill()
         self.proc.wait()
         self._log.close()
+
+    @classmethod
+    def kill_leftovers(cls) -> int:
+        """SIGKILL the workers a failed test left running; returns how many there were."""
+        left = [w for w in cls.started if w.proc.poll() is None]
+        for worker in left:
+            worker.kill()
+        cls.started.clear()
+        return len(left)
 
 
 async def publish(

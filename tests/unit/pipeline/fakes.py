@@ -156,13 +156,18 @@ class FakeJobStore:
             if self._held(self.jobs[i], owner):
                 self.jobs[i].state, self.jobs[i].owner = JobState.queued, None
 
-    async def save_async_id(self, job_id: str, lang: str, call_key: str, async_id: str) -> None:
+    async def save_async_id(
+        self, job_id: str, lang: str, call_key: str, async_id: str, owner: str
+    ) -> bool:
         self.outage.check()
+        if not self._held(self.jobs[job_id], owner):
+            return False
         self.saved_async_ids.append((job_id, lang, async_id))
         t = self.jobs[job_id].targets[lang]
         self.jobs[job_id].targets[lang] = Target(
             lang, t.state, t.outcome, {**t.async_ids, call_key: async_id}
         )
+        return True
 
     async def finish_target(self, job_id: str, lang: str, outcome: Outcome) -> None:
         self.outage.check()
@@ -214,6 +219,7 @@ class FakeJobStore:
             glossary_version=job.glossary[1] if job.glossary else None,
             targets=sorted(job.targets.values(), key=lambda t: t.lang),
             trace=job.trace,
+            owner=job.owner or "",
         )
 
 

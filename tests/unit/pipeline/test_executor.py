@@ -158,6 +158,23 @@ async def test_a_completion_refused_for_a_lost_lease_is_not_counted() -> None:
     assert r.store.outbox == [] and r.metrics.completed._value.get() == 0
 
 
+async def test_a_lease_lost_before_the_async_id_is_saved_ends_the_job_here_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    r = rig(ScriptedZai(async_mode=True, latency=0.2))
+    r.store.add(request("s", target_langs=["de", "fr"]))
+    ex = executor(r)
+    async with running(ex):
+        await until(lambda: len(r.zai.calls) == 2)
+        r.store.by_request("s").owner = "worker-2"  # claimed while the calls were on the wire
+        await until(lambda: not ex.running)
+    job = r.store.by_request("s")
+    assert r.zai.polls == 0 and r.store.saved_async_ids == [] and r.store.outbox == []
+    assert job.owner == "worker-2" and job.state is JobState.running
+    assert "lease lost; another worker finishes the job" in caplog.messages
+    assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
+
+
 async def test_while_the_database_is_down_nothing_is_claimed_and_then_everything_is() -> None:
     r = rig()
     r.outage.down = True

@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from service.errors import LeaseLost
 from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.l10n.compliance import Policy
 from service.pipeline.job_context import JobContext
 from service.pipeline.language_run import LanguageRun
 from service.pipeline.ports import ClaimedJob, GlossaryPin, Target
-from service.pipeline.states import TargetState
+from service.pipeline.states import JobState, TargetState
 from tests.unit.pipeline.fakes import (
     Rig,
     ScriptedZai,
@@ -22,9 +25,11 @@ from tests.unit.pipeline.fakes import (
     zai_error,
 )
 
+OWNER = "worker-1"
+
 
 def job_of(r: Rig, req: Any, pin: GlossaryPin | None = None, **fields: Any) -> ClaimedJob:
-    job_id = r.store.add(req)
+    job_id = r.store.add(req, state=JobState.running, owner=OWNER)
     defaults: dict[str, Any] = {
         "id": job_id,
         "tenant_id": req.tenant_id,
@@ -35,6 +40,7 @@ def job_of(r: Rig, req: Any, pin: GlossaryPin | None = None, **fields: Any) -> C
         "glossary_id": pin.glossary_id if pin else None,
         "glossary_version": pin.version if pin else None,
         "targets": [Target(lang, TargetState.pending) for lang in req.target_langs],
+        "owner": OWNER,
     }
     return ClaimedJob(**(defaults | fields))
 
@@ -145,6 +151,19 @@ async def test_an_async_id_is_saved_before_polling_and_reused_after_a_restart() 
     again = await run(r, resumed)
     assert again["text"] == first["text"]
     assert len(zai.calls_for("de")) == 1 and zai.polls == 2
+
+
+async def test_no_async_id_is_saved_or_polled_once_another_worker_holds_the_job() -> None:
+    # Its lease ran out while the call was on its way and worker-2 claimed the job, reading
+    # its async ids then: an id saved now would be lost to worker-2 and paid for again.
+    zai = ScriptedZai(async_mode=True)
+    r = rig(zai)
+    job = job_of(r, request(text="Too late"))
+    r.store.jobs[job.id].owner = "worker-2"
+    with pytest.raises(LeaseLost):
+        await run(r, job)
+    assert len(zai.calls_for("de")) == 1 and zai.polls == 0
+    assert r.store.saved_async_ids == [] and r.store.jobs[job.id].targets["de"].async_ids == {}
 
 
 async def test_memory_hits_skip_the_call_and_only_clean_results_are_remembered() -> None:
