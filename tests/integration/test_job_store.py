@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.outcomes import OutboundEvent
 from service.pipeline.ports import Arrival, ClaimedJob
 from service.store import jobs
 from service.store.db import create_engine, session_factory
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.postgres
 
 async def claimed(store: SqlJobStore, rid: str, owner: str, lease: float = 60) -> ClaimedJob:
     req = TranslationRequestV1.model_validate(request(rid, target_langs=["de", "fr"]))
-    await store.accept([Arrival(req, "requests", 0, 0)], [], "results")
+    await store.accept([Arrival(req, "requests", 0, 0, no_conflict)], [], "results")
     [candidate] = await store.candidates(100)
     [job] = await store.claim([candidate.job_id], owner, timedelta(seconds=lease))
     return job
@@ -70,7 +71,7 @@ async def test_a_claim_skips_jobs_locked_by_another_transaction(pg_url: str) -> 
     store = SqlJobStore(session_factory(engine))
     for rid in ("a", "b"):
         req = TranslationRequestV1.model_validate(request(rid))
-        await store.accept([Arrival(req, "requests", 0, 0)], [], "results")
+        await store.accept([Arrival(req, "requests", 0, 0, no_conflict)], [], "results")
     ids = {c.job_id for c in await store.candidates(10)}
     async with engine.connect() as other:  # e.g. another worker's claim, not yet committed
         locked = (await other.execute(text("SELECT id FROM job LIMIT 1 FOR UPDATE"))).scalar()
@@ -80,3 +81,7 @@ async def test_a_claim_skips_jobs_locked_by_another_transaction(pg_url: str) -> 
         await other.rollback()
     assert [j.id for j in await store.claim(sorted(ids), "w2", timedelta(seconds=60))] == [locked]
     await engine.dispose()
+
+
+def no_conflict(stored: str) -> OutboundEvent:
+    raise AssertionError(f"a conflict with {stored} in a fresh database")
