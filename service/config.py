@@ -14,7 +14,9 @@ ZAI_MAINLAND = ("https://open.bigmodel.cn/api/v1", "https://open.bigmodel.cn/api
 
 
 #: The Z.ai calls whose Truto proxy resource TRUTO_RESOURCES may name (service.zai.truto.tools).
-TrutoOperation = Literal["agents", "async_result", "upload", "list_files", "delete_file"]
+TrutoOperation = Literal[
+    "agents", "async_result", "upload", "list_files", "delete_file", "tokenizer"
+]
 
 
 class ZaiRegion(StrEnum):
