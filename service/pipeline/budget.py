@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from service.errors import TenantBudgetExceeded
@@ -123,3 +124,13 @@ def forget(metrics: Metrics, tenant: str) -> None:
             gauge.remove(tenant)
         except KeyError:
             pass
+
+
+def refresh(metrics: Metrics, standings: Mapping[str, Standing], shown: set[str]) -> set[str]:
+    """Every budget's gauges from a fresh read; tenants no longer budgeted leave them. Returns
+    the tenants shown now (the next call's `shown`)."""
+    for tenant, standing in standings.items():
+        observe(metrics, tenant, standing)
+    for tenant in shown - standings.keys():
+        forget(metrics, tenant)
+    return set(standings)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.pipeline.budget import BudgetGate
+from service.metrics import Metrics
+from service.pipeline.budget import BudgetGate, refresh
 from service.pipeline.executor import Executor, ExecutorConfig
-from service.pipeline.ports import Held
+from service.pipeline.ports import Held, Standing
 from tests.unit.pipeline.fakes import Rig, ScriptedZai, request, rig
 from tests.unit.pipeline.test_executor import OWNER, done, running, until
 
@@ -124,3 +125,15 @@ async def test_a_misconfigured_job_reserves_nothing() -> None:
         await until(lambda: done(r, "m"))
     assert r.store.outcomes("m")["de"]["error_code"] == "tenant.credential_invalid"
     assert r.budgets.reservations == 0 and r.zai.counted == []
+
+
+def test_refreshed_gauges_follow_the_budgets_and_drop_removed_ones() -> None:
+    metrics = Metrics()
+    shown = refresh(metrics, {"acme": Standing(1000, 850, 50), "globex": Standing(10, 0, 0)}, set())
+    sample = metrics.registry.get_sample_value
+    assert sample("zai_l10n_tenant_budget_spent_ratio", {"tenant": "acme"}) == 0.85
+    assert sample("zai_l10n_tenant_budget_reserved_tokens", {"tenant": "acme"}) == 50
+    shown = refresh(metrics, {"acme": Standing(1000, 0, 0)}, shown)  # a new month; globex gone
+    assert shown == {"acme"}
+    assert sample("zai_l10n_tenant_budget_spent_ratio", {"tenant": "acme"}) == 0.0
+    assert sample("zai_l10n_tenant_budget_tokens", {"tenant": "globex"}) is None
