@@ -331,6 +331,7 @@ def _intake_config(s: Settings) -> IntakeConfig:
         dlq_topic=s.topic_dlq,
         max_bytes=s.request_max_bytes,
         max_chars=s.request_max_chars,
+        tenants=s.request_tenants,
         max_backlog=s.worker_max_backlog,
     )
 

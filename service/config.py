@@ -141,6 +141,8 @@ class Settings(BaseSettings):
     worker_graceful_timeout: float = Field(default=30.0, gt=0)
     request_max_bytes: int = Field(default=1_000_000, ge=1024)
     request_max_chars: int = Field(default=200_000, ge=1)
+    # The tenants that may publish requests; empty: any well-formed tenant_id (docs/events.md).
+    request_tenants: frozenset[str] = frozenset()
 
     log_level: str = "INFO"
 

@@ -21,6 +21,8 @@ from service.glossary.parse import parse_glossary
 from service.glossary.problems import PROBLEM_TYPE, GlossaryInvalid
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# An uploaded file's name: no directory part, no control character, not "." or "..".
+FILENAME_PATTERN = r"^(?!\.{1,2}$)[^/\\\x00-\x1f\x7f]{1,255}$"
 
 
 class EntryIn(BaseModel):
@@ -134,6 +136,10 @@ async def _from_form(form: FormData, limits: GlossaryLimits) -> Upload:
     name = fields.get("name") or None
     if name is not None and not re.fullmatch(NAME_PATTERN, name):
         raise _invalid_field("body.name", f"expected a name matching {NAME_PATTERN}")
+    if file.filename is not None and not re.fullmatch(FILENAME_PATTERN, file.filename):
+        # Only its extension is read, but a path or control character in it is a client
+        # error, or an attack, worth saying so before anything else uses the name.
+        raise _invalid_field("body.file", "the file name must be a plain name, not a path")
     content = await file.read(limits.max_file_bytes + 1)
     doc = parse_document(
         content,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -96,6 +98,15 @@ class TranslationRequestV1(BaseModel):
         if self.file is not None:
             return len(self.file.content_b64) * 3 // 4
         return sum(len(s.text) for s in self.segments or [])
+
+    def content_hash(self) -> str:
+        """SHA-256 of what makes two requests with one request_id the same request: every
+        field but `metadata` (echoed, never read), fields left at their default counted as
+        absent, `target_langs` as a set (docs/events.md, "Duplicates and conflicts")."""
+        body = self.model_dump(mode="json", exclude={"metadata"}, exclude_defaults=True)
+        body["target_langs"] = sorted(self.target_langs)
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Timings(BaseModel):

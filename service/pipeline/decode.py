@@ -14,16 +14,25 @@ from service.l10n.formats import ResourceFormatError
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.resource import open_file
 
+#: A tenant_id outside REQUEST_TENANTS (when that setting lists tenants).
+UNKNOWN_TENANT = "tenant.unknown"
+#: A request_id reused with other content (found by the store, against the stored job).
+CONFLICT = "request.conflict"
+
 
 @dataclass(frozen=True)
 class Rejection:
-    reason: str  # stable code: not_utf8 | bad_json | schema | too_large | bad_file
+    # stable code: not_utf8 | bad_json | schema | too_large | bad_file | tenant.unknown |
+    # request.conflict
+    reason: str
     detail: str
 
 
 def decode_request(
-    raw: bytes, *, max_bytes: int, max_chars: int
+    raw: bytes, *, max_bytes: int, max_chars: int, tenants: frozenset[str] = frozenset()
 ) -> TranslationRequestV1 | Rejection:
+    """The request, or why to dead-letter it; `tenants`, if not empty, are the only tenant
+    ids served (REQUEST_TENANTS)."""
     if len(raw) > max_bytes:
         return Rejection("too_large", f"message is {len(raw)} bytes, limit {max_bytes}")
     try:
@@ -40,6 +49,10 @@ def decode_request(
         request = TranslationRequestV1.model_validate(data)
     except ValidationError as exc:
         return Rejection("schema", _describe(exc))
+    if tenants and request.tenant_id not in tenants:
+        return Rejection(
+            UNKNOWN_TENANT, f"tenant_id {request.tenant_id!r} is not one of REQUEST_TENANTS"
+        )
     if request.file is not None:
         try:
             open_file(request.file)

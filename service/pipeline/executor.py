@@ -191,7 +191,8 @@ class Executor:
         if self._budget is not None:
             await self._budget.admit(ctx)
         outcomes = await self._languages(ctx)
-        await self._complete(job, outcomes)
+        # Several languages were each counted when saved; a single one counts on completion.
+        await self._complete(job, outcomes, counted=len(ctx.job.pending) > 1)
 
     async def _languages(self, ctx: JobContext) -> dict[str, Outcome]:
         """Every pending language at once; a crash in one cancels the others (TaskGroup)."""
@@ -208,11 +209,16 @@ class Executor:
         if persist:
             store, job_id = self._store, ctx.job.id
             await self._deps.durable("outcome", lambda: store.finish_target(job_id, lang, outcome))
+            self._count(outcome)
+        return outcome
+
+    def _count(self, outcome: Outcome) -> None:
+        """Count an outcome once it is stored, so a run whose lease was lost (and whose job
+        another worker finishes) is not counted twice."""
         if outcome.type == "translation.failed":
             self._metrics.failed.labels(outcome.error_code).inc()
         else:
             self._metrics.completed.inc()
-        return outcome
 
     async def _outcome(self, ctx: JobContext, lang: str) -> Outcome:
         problem = ctx.problem or unsupported_pair(ctx.request.source_lang, lang)
@@ -231,15 +237,19 @@ class Executor:
         outcomes = {
             lang: failed(job.request, lang, code, message, retryable=True) for lang in job.pending
         }
-        self._metrics.failed.labels(code.value).inc(len(outcomes))
-        await self._complete(job, outcomes)
+        await self._complete(job, outcomes, counted=False)
         logger.error("job given up", extra={"attempts": job.attempts})
 
-    async def _complete(self, job: ClaimedJob, outcomes: Mapping[str, Outcome]) -> None:
+    async def _complete(
+        self, job: ClaimedJob, outcomes: Mapping[str, Outcome], *, counted: bool
+    ) -> None:
         store, completion = self._store, self._completion(job, outcomes)
         done = await self._deps.durable("completion", lambda: store.complete(completion))
         if done:
             logger.info("job done")
+            if not counted:
+                for outcome in outcomes.values():
+                    self._count(outcome)
             self._on_outbox()
         else:
             logger.warning("lease lost before completion; another worker finishes the job")

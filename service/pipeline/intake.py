@@ -12,10 +12,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
-from service.pipeline.decode import Rejection, decode_request
+from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.decode import CONFLICT, Rejection, decode_request
 from service.pipeline.outcomes import OutboundEvent, dead_letter_event
 from service.pipeline.ports import Accepted, Arrival, JobStore
 
@@ -40,6 +42,7 @@ class IntakeConfig:
     dlq_topic: str
     max_bytes: int = 1_000_000
     max_chars: int = 200_000
+    tenants: frozenset[str] = frozenset()  # empty: any well-formed tenant_id
     max_backlog: int = 5000
     backlog_every: float = 1.0  # seconds a backlog count is reused
 
@@ -78,12 +81,16 @@ class Intake:
         letters: list[OutboundEvent] = []
         for m in messages:
             decoded = decode_request(
-                m.value, max_bytes=self._cfg.max_bytes, max_chars=self._cfg.max_chars
+                m.value,
+                max_bytes=self._cfg.max_bytes,
+                max_chars=self._cfg.max_chars,
+                tenants=self._cfg.tenants,
             )
             if isinstance(decoded, Rejection):
                 letters.append(self._dead_letter(m, decoded))
             else:
-                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset))
+                conflict = partial(self._conflict, m, decoded)
+                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset, conflict))
         accepted = await self._store.accept(arrivals, letters, self._cfg.results_topic)
         self._count(len(messages), accepted)
         return accepted
@@ -93,6 +100,10 @@ class Intake:
         self._metrics.accepted.inc(accepted.created)
         self._metrics.duplicates.inc(accepted.duplicates)
         self._backlog += accepted.created
+        if accepted.conflicts:
+            # Counted here, after the commit: the store may build a letter more than once.
+            self._metrics.dead_lettered.labels(CONFLICT).inc(accepted.conflicts)
+            logger.warning("dead-lettered", extra={"reason": CONFLICT, "count": accepted.conflicts})
 
     def _dead_letter(self, m: Message, rejection: Rejection) -> OutboundEvent:
         self._metrics.dead_lettered.labels(rejection.reason).inc()
@@ -100,6 +111,18 @@ class Intake:
             "dead-lettered",
             extra={"reason": rejection.reason, "partition": m.partition, "offset": m.offset},
         )
+        return self._letter(m, rejection)
+
+    def _conflict(self, m: Message, request: TranslationRequestV1, stored: str) -> OutboundEvent:
+        """The request_id is taken by other content: tell the client, leave the job alone."""
+        detail = (
+            f"request_id {request.request_id!r} of tenant {request.tenant_id!r} is already "
+            f"taken by other content: stored sha256 {stored}, this message sha256 "
+            f"{request.content_hash()} (the original job is untouched; use a new request_id)"
+        )
+        return self._letter(m, Rejection(CONFLICT, detail))
+
+    def _letter(self, m: Message, rejection: Rejection) -> OutboundEvent:
         return dead_letter_event(
             topic=self._cfg.dlq_topic,
             rejection=rejection,

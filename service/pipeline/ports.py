@@ -55,22 +55,41 @@ class ClaimedJob:
 
 @dataclass(frozen=True)
 class Arrival:
-    """A valid request read from the requests topic, and where it was read."""
+    """A valid request read from the requests topic, and where it was read.
+
+    `conflict` builds the dead letter published instead of a job when the request_id is
+    already taken by other content; it gets the stored content hash (the intake builds it,
+    as only the intake holds the message's original bytes).
+    """
 
     request: TranslationRequestV1
     topic: str
     partition: int
     offset: int
+    conflict: Callable[[str], OutboundEvent]
+
+    @property
+    def content_hash(self) -> str:
+        return self.request.content_hash()
 
 
 @dataclass(frozen=True)
 class Accepted:
-    """What a batch became: new jobs, and duplicates (whose stored events were re-sent when
-    the job had finished)."""
+    """What a batch became: new jobs, duplicates (whose stored events were re-sent when the
+    job had finished), and conflicts (a request_id reused with other content: dead-lettered)."""
 
     created: int = 0
     duplicates: int = 0
     republished: int = 0
+    conflicts: int = 0
+
+    def __add__(self, other: Accepted) -> Accepted:
+        return Accepted(
+            self.created + other.created,
+            self.duplicates + other.duplicates,
+            self.republished + other.republished,
+            self.conflicts + other.conflicts,
+        )
 
 
 @dataclass(frozen=True)
@@ -91,7 +110,8 @@ class JobStore(Protocol):
         results_topic: str,
     ) -> Accepted:
         """In one transaction: a job per new (tenant, request_id), pinned to the glossary version
-        current now; the dead letters; for a duplicate of a finished job, its stored events."""
+        current now; the dead letters; for a duplicate (same content hash) of a finished job,
+        its stored events; for a conflict (another content hash), `arrival.conflict(stored)`."""
         ...
 
     async def backlog(self) -> int:

@@ -91,6 +91,12 @@ async def recent_requests(state: SimState, body: dict[str, Any], request: Reques
     return [r for r in state.requests if route is None or r["route"] == route]
 
 
+async def call_log(state: SimState, body: dict[str, Any], request: Request) -> Any:
+    """Every Z.ai call with the fault it drew (optionally `?route=agents`), oldest first."""
+    route = request.query_params.get("route")
+    return [c for c in state.calls if route is None or c["route"] == route]
+
+
 async def stored_files(state: SimState, body: dict[str, Any], request: Request) -> Any:
     return [
         {
@@ -120,6 +126,7 @@ _ROUTES: dict[tuple[str, str], ControlHandler] = {
     ("POST", "/_sim/faults"): set_faults,
     ("POST", "/_sim/clock"): advance_clock,
     ("GET", "/_sim/requests"): recent_requests,
+    ("GET", "/_sim/calls"): call_log,
     ("GET", "/_sim/files"): stored_files,
     ("GET", "/_sim/health"): health,
 }

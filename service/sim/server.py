@@ -27,6 +27,7 @@ from service.sim.state import AsyncTask, SimState, key_hash
 from service.sim.translate import Corruption
 from service.sim.wire import (
     RequestError,
+    SentCall,
     Translation,
     async_result_reply,
     failed_reply,
@@ -35,7 +36,7 @@ from service.sim.wire import (
     parse_async_result_request,
     parse_tokenizer_request,
     pending_reply,
-    sent_target_lang,
+    sent_call,
     stream_chunks,
     tokenizer_reply,
     translate_request,
@@ -200,9 +201,10 @@ class SimApp:
     ) -> Response | None:
         state = self.state
         state.counters.calls[route.value] += 1
+        sent = sent_call(await request.body()) if route is Route.agents else SentCall()
         if route is Route.agents:
             # Counted on arrival like `calls`, so calls that then get a fault are included.
-            state.counters.agents_by_target[sent_target_lang(await request.body())] += 1
+            state.counters.agents_by_target[sent.target_lang] += 1
         owner, denied = authenticate(state, request.headers.get("authorization"))
         if denied is not None:
             return denied
@@ -211,6 +213,7 @@ class SimApp:
         fault = plan.next_fault() if plan else None
         if fault is not None:
             state.counters.faults_injected[fault.name] += 1
+        state.log_call(route, owner, sent, fault.name if fault else "ok")
         delay = sample_latency_ms(state.config, state.rng) / 1000
         if fault is not None and fault.kind is Kind.slow:
             delay += state.config.slow_seconds

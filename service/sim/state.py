@@ -18,9 +18,10 @@ from typing import Any
 from service.sim.config import SimConfig
 from service.sim.faults import FaultPlan, Route
 from service.sim.translate import Corruption
-from service.sim.wire import RequestError, TranslationRequest
+from service.sim.wire import RequestError, SentCall, TranslationRequest
 
 SECONDS_PER_DAY = 86_400
+CALL_LOG_SIZE = 20_000  # the newest calls kept for /_sim/calls (about 300 bytes each)
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -96,11 +97,26 @@ class SimState:
         self.plans: dict[Route, FaultPlan] = {}
         self.counters = Counters()
         self.requests: deque[dict[str, Any]] = deque(maxlen=200)
+        self.calls: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
         self.request_ids: set[tuple[str, str]] = set()
 
     def record(self, route: str, owner: str, body: Any) -> None:
         """Keep recent request bodies so tests can check what a client sent (keys stay hashed)."""
         self.requests.append({"route": route, "key": owner, "at": self.clock.now(), "body": body})
+
+    def log_call(self, route: Route, owner: str, sent: SentCall, fault: str) -> None:
+        """Every authenticated Z.ai call in arrival order with the fault it drew, so a drill
+        can tell what each request went through (text cut to 120 characters)."""
+        self.calls.append(
+            {
+                "route": route.value,
+                "key": owner,
+                "at": self.clock.now(),
+                "target_lang": sent.target_lang,
+                "text": sent.text[:120],
+                "fault": fault,
+            }
+        )
 
     def claim_request_id(self, owner: str, request_id: object) -> None:
         """Z.ai rejects a reused body `request_id` with 1231 (zai-api.md §8.3)."""

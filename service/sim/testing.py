@@ -76,6 +76,12 @@ class SimulatorHandle:
         result: list[dict[str, Any]] = self._call("GET", path)
         return result
 
+    def calls(self, route: str | None = None) -> list[dict[str, Any]]:
+        """Z.ai calls in arrival order with the fault each drew ("ok" for none)."""
+        path = "/_sim/calls" + (f"?route={route}" if route else "")
+        result: list[dict[str, Any]] = self._call("GET", path)
+        return result
+
     def files(self) -> list[dict[str, Any]]:
         """Every stored, unexpired file with its parsed glossary terms."""
         result: list[dict[str, Any]] = self._call("GET", "/_sim/files")

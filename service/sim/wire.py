@@ -161,18 +161,42 @@ def tokenizer_reply(
     }
 
 
-def sent_target_lang(raw: bytes) -> str:
-    """`custom_variables.target_lang` of an agents body as sent; "" when absent or unreadable.
+@dataclass(frozen=True)
+class SentCall:
+    """What an agents body asked for, as sent: its target language and its first text."""
+
+    target_lang: str = ""
+    text: str = ""
+
+
+def sent_call(raw: bytes) -> SentCall:
+    """`custom_variables.target_lang` and the first text part of an agents body; "" for what
+    is absent or unreadable.
 
     Lenient on purpose: it is read for counting before the body is validated or a fault drawn.
     """
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return ""
-    variables = body.get("custom_variables") if isinstance(body, dict) else None
+        return SentCall()
+    if not isinstance(body, dict):
+        return SentCall()
+    variables = body.get("custom_variables")
     lang = variables.get("target_lang") if isinstance(variables, dict) else None
-    return lang if isinstance(lang, str) else ""
+    return SentCall(lang if isinstance(lang, str) else "", _first_text(body.get("messages")))
+
+
+def _first_text(messages: object) -> str:
+    first = messages[0] if isinstance(messages, list) and messages else None
+    content = first.get("content") if isinstance(first, dict) else None
+    part = content[0] if isinstance(content, list) and content else None
+    text = part.get("text") if isinstance(part, dict) else None
+    return text if isinstance(text, str) else ""
+
+
+def sent_target_lang(raw: bytes) -> str:
+    """`custom_variables.target_lang` of an agents body as sent; "" when absent or unreadable."""
+    return sent_call(raw).target_lang
 
 
 def parse_async_result_request(body: object) -> tuple[str, str]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, RowMapping, and_, bindparam, func, insert, or_, tuple_, update
+from sqlalchemy import select as core_select  # sqlmodel's select takes at most 4 columns
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -66,22 +68,24 @@ class SqlJobStore:
     async def _accept_one_by_one(
         self, arrivals: Sequence[Arrival], dead_letters: Sequence[OutboundEvent], topic: str
     ) -> Accepted:
-        total = Accepted()
-        for i, arrival in enumerate([None, *arrivals]):
-            async with self._sessions() as s:
-                # The dead letters go with the first transaction, each arrival in its own.
-                inbox = _Inbox(s, topic)
-                got = await inbox.accept([arrival] if arrival else [], [] if i else dead_letters)
-                try:
-                    await s.commit()
-                except IntegrityError:
-                    continue  # the other writer created it: a duplicate, nothing to do
-            total = Accepted(
-                total.created + got.created,
-                total.duplicates + got.duplicates,
-                total.republished + got.republished,
-            )
+        # The dead letters go with the first transaction, each arrival in its own.
+        total = await self._accept_alone([], dead_letters, topic)
+        for arrival in arrivals:
+            try:
+                total += await self._accept_alone([arrival], [], topic)
+            except IntegrityError:
+                # The other writer created it meanwhile: now it is found, as a duplicate or
+                # a conflict.
+                total += await self._accept_alone([arrival], [], topic)
         return total
+
+    async def _accept_alone(
+        self, arrivals: Sequence[Arrival], dead_letters: Sequence[OutboundEvent], topic: str
+    ) -> Accepted:
+        async with self._sessions() as s:
+            got = await _Inbox(s, topic).accept(arrivals, dead_letters)
+            await s.commit()
+            return got
 
     @store_call
     async def backlog(self) -> int:
@@ -243,6 +247,15 @@ def _state(body: Mapping[str, Any]) -> str:
     return TargetState.failed if body["type"] == "translation.failed" else TargetState.completed
 
 
+@dataclass(frozen=True)
+class _Known:
+    """A job that exists for a (tenant, request_id): stored, or created earlier in the batch."""
+
+    job_id: str
+    state: str
+    content_hash: str | None  # None: accepted before migration 0005
+
+
 class _Inbox:
     """Accepts one batch in the caller's transaction with a handful of Core statements:
     existing jobs are looked up together, glossaries once per (tenant, name), new jobs, their
@@ -251,7 +264,7 @@ class _Inbox:
     def __init__(self, session: AsyncSession, results_topic: str) -> None:
         self._s = session
         self._topic = results_topic
-        self._known: dict[tuple[str, str], tuple[str, str]] = {}  # -> (job id, state)
+        self._known: dict[tuple[str, str], _Known] = {}  # by (tenant, request_id)
         self._glossaries: dict[tuple[str, str | None], Glossary | None] = {}
         self._jobs: list[dict[str, Any]] = []
         self._targets: list[dict[str, Any]] = []
@@ -262,31 +275,38 @@ class _Inbox:
     ) -> Accepted:
         self._events.extend(dead_letters)
         await self._prefetch([a.request for a in arrivals])
-        created = duplicates = republished = 0
+        created = duplicates = republished = conflicts = 0
         for arrival in arrivals:
             key = (arrival.request.tenant_id, arrival.request.request_id)
-            known = self._known.get(key)
+            known, digest = self._known.get(key), arrival.content_hash
             if known is None:
-                self._known[key] = (await self._new_job(arrival), JobState.queued)
+                job_id = await self._new_job(arrival, digest)
+                self._known[key] = _Known(job_id, JobState.queued, digest)
                 created += 1
-                continue
-            duplicates += 1
-            if known[1] == JobState.done:
-                republished += await self._republish(known[0], *key)
+            elif known.content_hash is not None and known.content_hash != digest:
+                self._events.append(arrival.conflict(known.content_hash))
+                conflicts += 1
+            else:
+                duplicates += 1
+                if known.state == JobState.done:
+                    republished += await self._republish(known.job_id, *key)
         await self._write()
-        return Accepted(created, duplicates, republished)
+        return Accepted(created, duplicates, republished, conflicts)
 
     async def _prefetch(self, requests: Sequence[TranslationRequestV1]) -> None:
         keys = [(r.tenant_id, r.request_id) for r in requests]
         if not keys:
             return
-        query = select(JOB.c.id, JOB.c.tenant_id, JOB.c.request_id, JOB.c.state).where(
+        columns = ("id", "tenant_id", "request_id", "state", "request_hash")
+        query = core_select(*(JOB.c[name] for name in columns)).where(
             tuple_(JOB.c.tenant_id, JOB.c.request_id).in_(keys)
         )
         for row in await self._execute(query):
-            self._known[(row.tenant_id, row.request_id)] = (row.id, row.state)
+            self._known[(row.tenant_id, row.request_id)] = _Known(
+                row.id, row.state, row.request_hash
+            )
 
-    async def _new_job(self, arrival: Arrival) -> str:
+    async def _new_job(self, arrival: Arrival, content_hash: str) -> str:
         """A new job, pinned to the glossary version current now."""
         request, now, job_id = arrival.request, utcnow(), str(uuid.uuid4())
         glossary = await self._glossary(request.tenant_id, request.glossary)
@@ -297,6 +317,7 @@ class _Inbox:
                 "request_id": request.request_id,
                 "state": JobState.queued,
                 "request": request.model_dump(mode="json"),
+                "request_hash": content_hash,
                 "glossary_id": glossary.id if glossary else None,
                 "glossary_version": glossary.current_version if glossary else None,
                 "source_topic": arrival.topic,

@@ -163,6 +163,9 @@ class Job(SQLModel, table=True):
     request_id: str = Field(max_length=200)
     state: str = Field(max_length=16)
     request: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # TranslationRequestV1.content_hash(): a re-sent request_id with another hash is a
+    # conflict, not a duplicate. NULL for jobs accepted before migration 0005.
+    request_hash: str | None = Field(default=None, max_length=64)
     glossary_id: str | None = Field(default=None, max_length=36)
     glossary_version: int | None = None
     source_topic: str = Field(max_length=200)

@@ -16,6 +16,7 @@ from sqlmodel import col
 from service.glossary.limits import GlossaryLimits
 from service.glossary.parse import parse_glossary
 from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.outcomes import OutboundEvent
 from service.pipeline.ports import Arrival
 from service.pipeline.states import JobState
 from service.store import glossaries as repository
@@ -121,7 +122,7 @@ async def test_missing_pinned_glossary_version_fails_at_once(
         request("pin", glossary="product-terms", target_langs=["de", "fr"])
     )
     store = SqlJobStore(session_factory(engine))
-    accepted = await store.accept([Arrival(req, "requests", 0, 0)], [], "results")
+    accepted = await store.accept([Arrival(req, "requests", 0, 0, _no_conflict)], [], "results")
     assert accepted.created == 1
     changed = parse_glossary(
         b"en,de\ninvoice,Faktura\n",
@@ -164,3 +165,7 @@ async def test_unsupported_pair_fails_only_its_language(worker: WorkerService, s
     assert by_lang["de"]["text"] == "[de] Hello"
     assert await attempts_of(worker, "pair") == 1
     assert sim.agent_calls_by_target() == {"de": 1}  # nothing was sent for en
+
+
+def _no_conflict(stored: str) -> OutboundEvent:
+    raise AssertionError(f"a conflict with {stored} in a fresh database")

@@ -69,13 +69,19 @@ async def get_connection(tenant: TenantDep, session: SessionDep) -> ConnectionOu
     return await _view(session, tenant)
 
 
-@router.put("", response_model=ConnectionOut, responses=responses(400, 503))
+@router.put("", response_model=ConnectionOut, responses=responses(400))
 async def put_connection(
     body: ConnectionIn, tenant: TenantDep, session: SessionDep, ctx: ContextDep
 ) -> ConnectionOut:
     if isinstance(body, TrutoConnection):
         if ctx.settings.truto_api_token is None:
-            raise Problem(503, "Service Unavailable", "Truto is not configured (TRUTO_API_TOKEN)")
+            # The client's choice cannot be served here: a 422 naming the field, not a 5xx.
+            raise Problem(
+                422,
+                "Unprocessable Content",
+                "this deployment has no Truto token (TRUTO_API_TOKEN)",
+                errors=[{"field": "body.kind", "message": "truto is not available here"}],
+            )
         await choose(session, tenant, ConnectionKind.truto, body.integrated_account_id)
     elif isinstance(body, ZaiKeyConnection):
         if body.api_key is not None:

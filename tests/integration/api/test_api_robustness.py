@@ -89,6 +89,25 @@ def test_multipart_glossary_name_is_checked_like_a_json_one(lenient: TestClient)
         assert_problem(r, 422, "body.name")
 
 
+def test_uploaded_file_names_must_be_plain_names(lenient: TestClient) -> None:
+    # (The multipart parser itself keeps only the last part of a Windows path.)
+    for filename in ("../../etc/passwd.csv", "/abs.csv", "terms/x.csv", ".."):
+        r = lenient.post(
+            BASE,
+            files={"file": (filename, CSV, "text/csv")},
+            data={"name": "paths"},
+            headers=auth(ACME),
+        )
+        assert_problem(r, 422, "body.file")
+    ok = lenient.post(
+        BASE,
+        files={"file": ("my terms (v2).csv", CSV, "text/csv")},
+        data={"name": "plain"},
+        headers=auth(ACME),
+    )
+    assert ok.status_code == 201, ok.text
+
+
 def test_json_glossary_body_is_strictly_typed(lenient: TestClient) -> None:
     body = {"name": "g", "source_lang": "en", "is_default": 0, "entries": [{"term": "a"}]}
     assert_problem(lenient.post(BASE, json=body, headers=auth(ACME)), 422)

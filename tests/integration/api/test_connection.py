@@ -40,7 +40,8 @@ def test_default_is_the_services_key(client: TestClient) -> None:
 def test_truto_needs_the_service_token(client: TestClient) -> None:
     body = {"kind": "truto", "integrated_account_id": "ia-1"}
     r = client.put(URL, json=body, headers=auth(ACME))
-    assert r.status_code == 503 and "TRUTO_API_TOKEN" in r.json()["detail"]
+    assert r.status_code == 422 and "TRUTO_API_TOKEN" in r.json()["detail"]
+    assert r.json()["errors"][0]["field"] == "body.kind"
     assert client.get(URL, headers=auth(ACME)).json()["kind"] == "service"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,24 @@ def _seed(client: TestClient, run: Run) -> None:
         run.token_ids.append(r.json()["id"])
 
 
-def _schema(settings: Settings, run: Run) -> schemathesis.BaseSchema:
+def admin_or_acme(case: schemathesis.Case, turn: int) -> str:
+    """The admin token for /v1/tokens; elsewhere the admin and acme's token by turns."""
+    if case.operation.path.startswith("/v1/tokens"):
+        return ADMIN
+    return ADMIN if turn % 2 else ACME
+
+
+def _schema(
+    settings: Settings,
+    run: Run,
+    token: Callable[[schemathesis.Case, int], str] = admin_or_acme,
+    max_examples: int = MAX_EXAMPLES,
+) -> schemathesis.BaseSchema:
     config = schemathesis.Config.from_dict(
         {
             "seed": SEED,
             "continue-on-failure": True,
-            "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
+            "generation": {"mode": "all", "max-examples": max_examples, "database": "none"},
             "phases": {"stateful": {"enabled": False}, "examples": {"fill-missing": True}},
             "operations": [
                 {
@@ -174,16 +187,14 @@ def _schema(settings: Settings, run: Run) -> schemathesis.BaseSchema:
 
     @schema.auth(refresh_interval=None)
     class Tokens:
-        """The admin token for /v1/tokens; elsewhere the admin and acme's token by turns."""
+        """`token(case, turn)` picks each call's bearer token."""
 
         def __init__(self) -> None:
             self.turn = 0
 
         def get(self, case: schemathesis.Case, ctx: schemathesis.AuthContext) -> str:
             self.turn += 1
-            if case.operation.path.startswith("/v1/tokens"):
-                return ADMIN
-            return ADMIN if self.turn % 2 else ACME
+            return token(case, self.turn)
 
         def set(self, case: schemathesis.Case, data: str, ctx: schemathesis.AuthContext) -> None:
             case.headers = {**(case.headers or {}), **auth(data)}
@@ -209,13 +220,9 @@ def _describe(label: str, check: Any) -> tuple[str, str]:
     return f"{label} [{check.name}] {failure.title}", f"{failure.message}\n{sample[:600]}"
 
 
-def test_schemathesis_run_finds_no_5xx_and_conforms(api_settings: Settings) -> None:
-    run = Run()
-    with TestClient(create_app(api_settings)) as client:
-        _seed(client, run)
-    schema = _schema(api_settings, run)
-
-    failures: dict[str, str] = {}  # one example per operation, check and kind of failure
+def execute(schema: schemathesis.BaseSchema) -> None:
+    """Run every phase; fails with one example per operation, check and kind of failure."""
+    failures: dict[str, str] = {}
     errors: list[str] = []
     finished: events.EngineFinished | None = None
     for event in engine.from_schema(schema).execute():
@@ -233,6 +240,14 @@ def test_schemathesis_run_finds_no_5xx_and_conforms(api_settings: Settings) -> N
     assert not errors, "\n".join(errors)
     assert not failures, "\n\n".join(f"{k}\n{v}" for k, v in failures.items())
     assert finished is not None and finished.stop_reason == engine.StopReason.COMPLETED
+
+
+def test_schemathesis_run_finds_no_5xx_and_conforms(api_settings: Settings) -> None:
+    run = Run()
+    with TestClient(create_app(api_settings)) as client:
+        _seed(client, run)
+    schema = _schema(api_settings, run)
+    execute(schema)
     operations = {r.ok().label for r in schema.get_all_operations()}
     documented = create_app(api_settings).openapi()["paths"]
     assert operations == {f"{m.upper()} {p}" for p, item in documented.items() for m in item}

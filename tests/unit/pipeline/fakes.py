@@ -105,14 +105,26 @@ class FakeJobStore:
     ) -> Accepted:
         self.outage.check()
         self.outbox.extend(dead_letters)
-        created = duplicates = 0
+        created = duplicates = conflicts = 0
         for a in arrivals:
-            if any(j.request.request_id == a.request.request_id for j in self.jobs.values()):
-                duplicates += 1
-            else:
+            key = (a.request.tenant_id, a.request.request_id)
+            known = next(
+                (
+                    j
+                    for j in self.jobs.values()
+                    if (j.request.tenant_id, j.request.request_id) == key
+                ),
+                None,
+            )
+            if known is None:
                 self.add(a.request)
                 created += 1
-        return Accepted(created, duplicates)
+            elif known.request.content_hash() != a.content_hash:
+                self.outbox.append(a.conflict(known.request.content_hash()))
+                conflicts += 1
+            else:
+                duplicates += 1
+        return Accepted(created, duplicates, conflicts=conflicts)
 
     async def backlog(self) -> int:
         self.outage.check()

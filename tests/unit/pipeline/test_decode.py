@@ -64,3 +64,49 @@ def test_rejections_name_reason_and_place(raw: bytes, reason: str, needle: str) 
     assert isinstance(result, Rejection)
     assert result.reason == reason
     assert needle in result.detail
+
+
+# --- content hash: what makes a re-sent request_id the same request ---------------------------
+
+
+def _hash(**fields: object) -> str:
+    req = decode(_raw(**fields))
+    assert isinstance(req, TranslationRequestV1)
+    return req.content_hash()
+
+
+def test_content_hash_ignores_metadata_defaults_and_target_order() -> None:
+    base = _hash(target_langs=["de", "fr"])
+    assert _hash(target_langs=["fr", "de"]) == base
+    assert _hash(target_langs=["de", "fr"], metadata={"ticket": "L10N-7"}) == base
+    assert _hash(target_langs=["de", "fr"], source_lang="auto", strategy="general") == base
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"text": "Hello!"},
+        {"target_langs": ["de", "it"]},
+        {"source_lang": "en"},
+        {"strategy": "paraphrase"},
+        {"glossary": "legal"},
+        {"instructions": "formal"},
+        {"qa_policy": "fail"},
+        {"text": None, "segments": [{"id": "a", "text": "Hello"}]},
+    ],
+)
+def test_content_hash_changes_with_anything_that_can_change_a_result(
+    change: dict[str, object],
+) -> None:
+    both: dict[str, object] = {"target_langs": ["de", "fr"]}
+    assert _hash(**{**both, **change}) != _hash(**both)
+
+
+def test_tenants_outside_request_tenants_are_unknown_when_it_is_set() -> None:
+    known = frozenset({"acme", "globex"})
+    got = decode_request(_raw(tenant_id="acmee"), max_bytes=10_000, max_chars=1_000, tenants=known)
+    assert got == Rejection("tenant.unknown", "tenant_id 'acmee' is not one of REQUEST_TENANTS")
+    served = decode_request(_raw(), max_bytes=10_000, max_chars=1_000, tenants=known)
+    assert isinstance(served, TranslationRequestV1)
+    anyone = decode_request(_raw(tenant_id="acmee"), max_bytes=10_000, max_chars=1_000)
+    assert isinstance(anyone, TranslationRequestV1)

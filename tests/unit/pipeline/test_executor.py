@@ -146,6 +146,18 @@ async def test_a_job_whose_lease_another_worker_took_is_cancelled_and_not_comple
     assert len(r.zai.calls) <= 8
 
 
+async def test_a_completion_refused_for_a_lost_lease_is_not_counted() -> None:
+    """The worker that took the job over counts it; counting here too would count it twice."""
+    r = rig(ScriptedZai(latency=0.2))
+    r.store.add(request("m"))
+    async with running(executor(r)):
+        await until(lambda: bool(r.zai.calls))
+        r.store.by_request("m").owner = "worker-2"  # taken over; renewal has not noticed yet
+        await until(lambda: r.metrics.upstream_calls.labels("agents", "ok")._value.get() == 1)
+        await asyncio.sleep(0.05)
+    assert r.store.outbox == [] and r.metrics.completed._value.get() == 0
+
+
 async def test_while_the_database_is_down_nothing_is_claimed_and_then_everything_is() -> None:
     r = rig()
     r.outage.down = True
@@ -191,6 +203,25 @@ async def test_intake_accepts_good_requests_and_dead_letters_bad_ones_in_one_cal
     assert accepted.created == 1
     (letter,) = r.store.outbox
     assert letter.topic == "dlq" and letter.payload["reason"] == "bad_json"
+
+
+async def test_request_id_reused_with_other_content_is_dead_lettered_and_the_job_kept() -> None:
+    r = rig()
+    first = request("c1", text="Your invoice")
+    original = r.store.add(first)
+    same = request("c1", text="Your invoice", metadata={"retry": 2}).model_dump_json().encode()
+    other = request("c1", text="Your receipt").model_dump_json().encode()
+    accepted = await intake(r).accept([message(0, same), message(1, other)])
+    assert (accepted.created, accepted.duplicates, accepted.conflicts) == (0, 1, 1)
+    (letter,) = r.store.outbox
+    assert letter.topic == "dlq" and letter.payload["reason"] == "request.conflict"
+    new_hash = request("c1", text="Your receipt").content_hash()
+    assert first.content_hash() in letter.payload["detail"]
+    assert new_hash in letter.payload["detail"]
+    assert letter.payload["source_offset"] == 1
+    assert list(r.store.jobs) == [original] and r.store.jobs[original].request == first
+    sample = r.metrics.dead_lettered.labels("request.conflict")._value.get()
+    assert sample == 1
 
 
 async def test_intake_has_no_room_at_the_backlog_limit_or_while_the_database_is_down() -> None:

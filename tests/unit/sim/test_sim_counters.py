@@ -56,3 +56,25 @@ async def test_agents_calls_are_counted_per_target_including_faulted_ones() -> N
     assert sum(counters["agents_by_target"].values()) == counters["calls"]["agents"]
     app.state.reset()
     assert app.state.snapshot()["agents_by_target"] == {}
+
+
+async def test_call_log_tells_which_fault_each_call_drew_in_arrival_order() -> None:
+    app = SimApp(SimConfig())
+    app.state.plans[Route.agents] = FaultPlan.build(Route.agents, ["429_1302", "ok", "500"])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+        for target in ("de", "fr", "it", "es"):
+            await http.post("/api/v1/agents", json=agents_body(target), headers=AUTH)
+        await http.post("/api/v1/agents", json=agents_body("de"))  # no key: never logged
+        await http.get("/api/paas/v4/files", headers=AUTH)
+        agents = (await http.get("/_sim/calls?route=agents")).json()
+        everything = (await http.get("/_sim/calls")).json()
+    assert [(c["target_lang"], c["text"], c["fault"]) for c in agents] == [
+        ("de", "Hi", "429_1302"),
+        ("fr", "Hi", "ok"),
+        ("it", "Hi", "500"),
+        ("es", "Hi", "ok"),
+    ]
+    assert [c["route"] for c in everything] == ["agents"] * 4 + ["files_list"]
+    app.state.reset()
+    assert list(app.state.calls) == []

@@ -14,7 +14,7 @@ from sqlmodel.sql.sqltypes import AutoString
 from service.store.types import UTCDateTime
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
