@@ -8,7 +8,9 @@ only need a good estimate, never at the price of failing or stalling a request, 
   never changes), in a bounded LRU (`cachetools`, already used for the tenants' caches);
 - the tokenizer is asked once, with no retry and a short timeout; when it fails, the count is
   estimated from characters and says so (`method="characters"`), and for `cooldown` seconds
-  nothing more is sent to it: an outage costs one failed call, not one per request.
+  nothing more is sent to it through that upstream account: an outage costs one failed call
+  per account, not one per request, and one tenant's broken connection (a Truto account
+  without the tool, say) does not turn the others' counts into estimates.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
 from service.pipeline.ports import EstimateMethod
 from service.zai import RetryPolicy, ZaiError
@@ -45,6 +47,9 @@ class Estimate:
 
 class TokenCounter(Protocol):
     """What the estimator needs of the upstream account: `ZaiClient.count_tokens`."""
+
+    @property
+    def key_fingerprint(self) -> str: ...
 
     async def count_tokens(
         self, text: str, *, retry: RetryPolicy | None = None, http_timeout: float | None = None
@@ -75,9 +80,11 @@ class TokenEstimator:
         self._chars_per_token = chars_per_token
         self._cooldown = cooldown
         self._http_timeout = http_timeout
-        self._clock = clock
         self._on_estimate = on_estimate
-        self._down_until = -math.inf
+        # Accounts whose tokenizer failed lately: an entry expires `cooldown` seconds after it.
+        self._resting: TTLCache[str, bool] = TTLCache(
+            maxsize=10_000, ttl=max(cooldown, 1e-9), timer=clock
+        )
 
     async def count(self, counter: TokenCounter, text: str) -> Estimate:
         """The tokens of `text`: counted by Z.ai (or remembered), else estimated."""
@@ -85,7 +92,7 @@ class TokenEstimator:
             return Estimate(0, "tokenizer")
         key = hashlib.sha256(text.encode()).digest()
         tokens = self._cache.get(key)
-        if tokens is None and self._clock() >= self._down_until:
+        if tokens is None and counter.key_fingerprint not in self._resting:
             tokens = await self._ask(counter, text)
             if tokens is not None:
                 self._cache[key] = tokens
@@ -101,7 +108,8 @@ class TokenEstimator:
                 text, retry=RetryPolicy.none(), http_timeout=self._http_timeout
             )
         except ZaiError as exc:
-            self._down_until = self._clock() + self._cooldown
+            if self._cooldown > 0:
+                self._resting[counter.key_fingerprint] = True
             logger.warning(
                 "tokenizer unavailable: estimating from characters",
                 extra={"error_code": exc.error_code, "for_seconds": self._cooldown},

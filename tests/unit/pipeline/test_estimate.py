@@ -51,11 +51,17 @@ async def test_an_outage_falls_back_to_characters_and_rests_the_tokenizer() -> N
 
 async def test_a_failure_of_any_class_is_an_estimate_not_an_error() -> None:
     class Broken:
+        key_fingerprint = "broken-account"
+
         async def count_tokens(self, text: str, **_: object) -> int:
             raise ZaiServerError("boom")
 
-    estimate = await TokenEstimator().count(Broken(), "abc")
+    estimator = TokenEstimator()
+    estimate = await estimator.count(Broken(), "abc")
     assert (estimate.tokens, estimate.method) == (1, "characters")
+    # Another account's tokenizer is still asked: only the failing one rests.
+    zai = ScriptedZai()
+    assert (await estimator.count(zai.client(), "abcd")).method == "tokenizer"
 
 
 def test_character_estimate_counts_dense_scripts_per_character() -> None:
