@@ -97,6 +97,10 @@ async def test_a_tokenizer_outage_estimates_from_characters_and_fails_nothing(
             ],
             3,
         )
+        # Both jobs may ask before the first failure is back; from then on the account rests
+        # (ZAI_TOKENIZER_COOLDOWN) and a later request is estimated without asking.
+        asked = sim.counters()["calls"]["tokenizer"]
+        got += await roundtrip(w, [request("later", text="Later, the invoice again")], 1)
         totals = await ledger_totals(w)
         estimates = w.metrics.registry.get_sample_value(
             "zai_l10n_token_estimates_total", {"method": "characters"}
@@ -104,7 +108,6 @@ async def test_a_tokenizer_outage_estimates_from_characters_and_fails_nothing(
     assert all(e["type"] == "translation.completed" for e in got), got
     assert {e["usage"]["estimate"] for e in got} == {"characters"}
     assert all(e["usage"]["estimated_tokens"] > 0 for e in got)
-    # One failed call, then the tokenizer rests (ZAI_TOKENIZER_COOLDOWN) while estimates go on.
-    assert sim.counters()["calls"]["tokenizer"] == 1
-    assert estimates is not None and estimates >= 2
-    assert totals["character_estimates"] == 3 and totals == usage_sums(got)
+    assert 1 <= asked <= 2 and sim.counters()["calls"]["tokenizer"] == asked
+    assert estimates is not None and estimates >= 3
+    assert totals["character_estimates"] == 4 and totals == usage_sums(got)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.outcomes import outcome_event
+from service.pipeline.outcomes import OutboundEvent, outcome_event
 from service.pipeline.ports import Arrival, Completion, Held
 from service.store import budgets as budget_sql
 from service.store import usage
@@ -45,11 +45,15 @@ async def claimed(store: SqlJobStore, rid: str, langs: list[str]) -> str:
     req = TranslationRequestV1.model_validate(
         {"request_id": rid, "tenant_id": "acme", "target_langs": langs, "text": "Hello"}
     )
-    await store.accept([Arrival(req, "requests", 0, 0)], [], "results")
+    await store.accept([Arrival(req, "requests", 0, 0, _no_conflict)], [], "results")
     (job,) = await store.claim(
         [c.job_id for c in await store.candidates(10) if c.job_id], OWNER, timedelta(seconds=60)
     )
     return job.id
+
+
+def _no_conflict(stored_hash: str) -> OutboundEvent:
+    raise AssertionError("each request id here is new")
 
 
 def completion(job_id: str, bodies: list[Any], owner: str = OWNER) -> Completion:
