@@ -11,6 +11,12 @@ Scenarios:
   overhead  zero latency, one partition: the worker against a bare aiokafka → httpx → aiokafka
             loop with the same in-flight limit and no database. Requests/s, worker CPU-ms per
             request (from /proc), and the ratio. Target: ≥ 0.5 × the bare loop.
+  tracing   the same worker drain twice: traces off (the baseline), then on, every span
+            exported by OTLP/HTTP to a stand-in collector in this process (so the export's CPU
+            is the worker's, the collector's is not): worker CPU-ms per request and their
+            ratio (target ≤ 1.25). And what tracing *off* costs: the tracing calls one request
+            makes (intake, job, language, one Z.ai attempt, publish) timed against an empty
+            loop in this process (target ≤ 0.05 ms, 1 % of the 5 ms budget).
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -212,7 +220,117 @@ def overhead(args: argparse.Namespace, bootstrap: str, db_url: str) -> dict[str,
     return {"rows": rows, "targets": targets, "in_flight": limit}
 
 
-SCENARIOS = {"overhead": overhead}
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """Accepts OTLP/HTTP exports and counts their bytes (nothing is decoded)."""
+
+    received = 0
+
+    def do_POST(self) -> None:
+        _Collector.received += len(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def collector() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def off_path_ms(rounds: int = 200_000) -> float:
+    """CPU-ms per request of the tracing calls a request makes while tracing is off, less an
+    empty loop's (the baseline, run alongside)."""
+    from service import tracing
+    from service.kafka.relay import _headers, _publish_span
+    from service.pipeline.intake import Message, _intake_span
+    from service.pipeline.ports import PendingEvent
+
+    assert not tracing.enabled()
+    headers = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    message = Message("requests", 0, 1, b"acme", headers, b"{}")
+    row = PendingEvent(1, "results", "acme", {}, {**headers, "ce_id": "x", "ce_type": "t"})
+
+    def one_request() -> None:
+        span = _intake_span(message)
+        trace = tracing.carrier_of(span, message.headers)
+        tracing.tag(span, {"zai_l10n.tenant_id": "acme", "zai_l10n.request_id": "r"})
+        tracing.finish(span)
+        with tracing.span("job", parent=trace, attributes={"zai_l10n.job_id": "j"}):
+            with tracing.span("language", attributes={"zai_l10n.target_lang": "de"}) as lang:
+                with tracing.span("zai agents", attributes={"zai.route": "agents"}):
+                    tracing.annotate({"http.response.status_code": 200})
+                tracing.tag(lang, {"zai_l10n.outcome": "translation.completed"})
+            tracing.outgoing(trace)
+        publish = _publish_span(row)
+        _headers(row, publish)
+        tracing.finish(publish)
+
+    def nothing() -> None:
+        pass
+
+    def cpu(body: Any) -> float:
+        started = time.process_time()
+        for _ in range(rounds):
+            body()
+        return time.process_time() - started
+
+    return max(0.0, cpu(one_request) - cpu(nothing)) * 1000 / rounds
+
+
+def tracing(args: argparse.Namespace, bootstrap: str, db_url: str) -> dict[str, Any]:
+    n, limit = args.requests, args.in_flight
+    common = {"WORKER_MAX_IN_FLIGHT": str(limit)}
+    with simulator(0.0) as sim, collector() as otlp, Progress(console=console) as progress:
+        off = worker_drain(
+            bootstrap, db_url, sim, n, progress, OTEL_TRACES_EXPORTER="none", **common
+        )
+        on = worker_drain(
+            bootstrap, db_url, sim, n, progress, OTEL_EXPORTER_OTLP_ENDPOINT=otlp, **common
+        )
+    off.name, on.name = "tracing off", "tracing on (OTLP/HTTP)"
+    ratio = on.cpu_ms_per_request / off.cpu_ms_per_request
+    off_cost = off_path_ms()
+    rows = [
+        {
+            "run": d.name,
+            "requests": d.requests,
+            "seconds": round(d.seconds, 2),
+            "req_per_s": round(d.rate, 1),
+            "cpu_ms_per_request": round(d.cpu_ms_per_request, 2),
+        }
+        for d in (off, on)
+    ]
+    targets = [
+        {
+            "target": "CPU per request, tracing on ÷ off ≤ 1.25",
+            "value": round(ratio, 3),
+            "met": ratio <= 1.25,
+        },
+        {
+            "target": "tracing off: its calls cost ≤ 0.05 ms per request",
+            "value": round(off_cost, 4),
+            "met": off_cost <= 0.05,
+        },
+        {
+            "target": "spans exported (KiB per request, > 0)",
+            "value": round(_Collector.received / 1024 / n, 2),
+            "met": _Collector.received > 0,
+        },
+    ]
+    return {"rows": rows, "targets": targets, "in_flight": limit}
+
+
+SCENARIOS = {"overhead": overhead, "tracing": tracing}
 
 
 def markdown(name: str, result: dict[str, Any], meta: dict[str, Any]) -> str:

@@ -14,22 +14,36 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport, HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.util.re import parse_env_headers
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import tracing
 from service.auth.credentials import CredentialCipher
 from service.config import KafkaSaslMechanism, KafkaSecurityProtocol, Settings
 from service.glossary.cache_policy import CachePolicy
 from service.kafka.consumer import KafkaIntake
 from service.kafka.relay import OutboxRelay
 from service.l10n.compliance import Policy
-from service.metrics import Metrics
+from service.metrics import Metrics, TenantLabels
 from service.pipeline.budget import BudgetConfig, BudgetGate
 from service.pipeline.durable import Durable
 from service.pipeline.estimate import TokenEstimator
@@ -51,6 +65,74 @@ from service.zai.truto import TrutoGateway
 
 # Any non-empty key passes the simulator when it runs without --api-key.
 SIMULATOR_KEY = "simulator.local-key"
+
+
+# --- traces --------------------------------------------------------------------------------
+
+
+def configure_tracing(
+    settings: Settings, service_name: str, *, exporter: SpanExporter | None = None
+) -> TracerProvider | None:
+    """Tracing on when an OTEL_* setting asks for it (or a test hands an exporter over), off
+    otherwise. The provider's resource and sampler follow the SDK's own OTEL_* variables."""
+    exporters = (
+        [exporter] if exporter else [_exporter(n, settings) for n in settings.trace_exporters]
+    )
+    if not exporters:
+        tracing.uninstall()
+        return None
+    name = settings.otel_service_name or service_name
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+    for e in exporters:
+        # A test's exporter sees each span as it ends; a real one gets batches off the loop.
+        provider.add_span_processor(SimpleSpanProcessor(e) if exporter else BatchSpanProcessor(e))
+    tracing.install(provider)
+    return provider
+
+
+def shutdown_tracing(provider: TracerProvider | None) -> None:
+    """Export what is buffered, then tracing off."""
+    tracing.uninstall()
+    if provider is not None:
+        provider.shutdown()
+
+
+def _exporter(name: str, settings: Settings) -> SpanExporter:
+    if name == "console":
+        return ConsoleSpanExporter()
+    headers = settings.otel_exporter_otlp_headers
+    base = settings.otel_exporter_otlp_endpoint
+    endpoint = settings.otel_exporter_otlp_traces_endpoint or (
+        f"{base.rstrip('/')}/v1/traces" if base else None
+    )
+    return OTLPSpanExporter(
+        endpoint=endpoint,
+        headers=parse_env_headers(headers.get_secret_value(), liberal=True) if headers else None,
+    )
+
+
+def instrument_api(app: Any) -> None:
+    """Server spans for the admin API's requests (W3C context from the caller honoured)."""
+    provider = tracing.provider()
+    if provider is not None:
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=provider, exclude_spans=["receive", "send"]
+        )
+
+
+def _traced_client(client: ZaiClient) -> ZaiClient:
+    """HTTP client spans under each Z.ai attempt's span, while tracing is on."""
+    provider = tracing.provider()
+    if provider is not None:
+        HTTPXClientInstrumentor.instrument_client(client.http, tracer_provider=provider)
+    return client
+
+
+def _traced_transport(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+    provider = tracing.provider()
+    if provider is None:
+        return transport
+    return AsyncOpenTelemetryTransport(transport, tracer_provider=provider)
 
 
 # --- database ------------------------------------------------------------------------------
@@ -156,9 +238,11 @@ def outbox_relay(settings: Settings, sessions: async_sessionmaker[AsyncSession])
 # --- Z.ai ----------------------------------------------------------------------------------
 
 
-def _client_options(settings: Settings) -> dict[str, Any]:
-    """Timeouts, concurrency, retries and polling: the same for direct and Truto clients."""
+def _client_options(settings: Settings, metrics: Metrics | None = None) -> dict[str, Any]:
+    """Timeouts, concurrency, retries and polling: the same for direct and Truto clients;
+    each HTTP exchange counted in `metrics` when given."""
     return {
+        "on_attempt": _attempt_counter(metrics) if metrics is not None else None,
         "connect_timeout": settings.zai_connect_timeout,
         "read_timeout": settings.zai_read_timeout,
         "max_concurrency": settings.zai_max_concurrency,
@@ -172,11 +256,21 @@ def _client_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def zai_client(settings: Settings, api_key: SecretStr | str | None = None) -> ZaiClient:
+def _attempt_counter(metrics: Metrics) -> Callable[[str, str], None]:
+    def count(route: str, status: str) -> None:
+        metrics.upstream_attempts.labels(route, status).inc()
+
+    return count
+
+
+def zai_client(
+    settings: Settings, api_key: SecretStr | str | None = None, metrics: Metrics | None = None
+) -> ZaiClient:
     """A client for the configured region or explicit URLs; without a key, the simulator."""
     key = api_key or settings.zai_api_key or SIMULATOR_KEY
     agents, files = settings.zai_base_urls()
-    return ZaiClient(key, agents_base_url=agents, files_base_url=files, **_client_options(settings))
+    options = _client_options(settings, metrics)
+    return _traced_client(ZaiClient(key, agents_base_url=agents, files_base_url=files, **options))
 
 
 def truto_gateway(settings: Settings) -> TrutoGateway | None:
@@ -190,19 +284,22 @@ def truto_gateway(settings: Settings) -> TrutoGateway | None:
         account_limit=settings.truto_account_rate_limit,
         token_limit=settings.truto_token_rate_limit,
         period=settings.truto_rate_period,
+        transport=_traced_transport(httpx.AsyncHTTPTransport(limits=httpx.Limits())),
     )
 
 
-def tenants(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> SqlTenants:
+def tenants(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], metrics: Metrics | None = None
+) -> SqlTenants:
     default_key = settings.zai_api_key or SecretStr(SIMULATOR_KEY)
     gateway = truto_gateway(settings)
     return SqlTenants(
         sessions,
         CredentialCipher(settings.credentials_key),
         default_key,
-        lambda key: zai_client(settings, key),
+        lambda key: zai_client(settings, key, metrics),
         make_truto_client=(
-            (lambda account: gateway.client(account, **_client_options(settings)))
+            (lambda account: gateway.client(account, **_client_options(settings, metrics)))
             if gateway
             else None
         ),
@@ -227,6 +324,11 @@ class WorkerParts:
     make_admin: Callable[[], AIOKafkaAdminClient]
 
 
+def worker_metrics(settings: Settings) -> Metrics:
+    labels = TenantLabels(settings.metrics_tenants, settings.metrics_tenant_slots)
+    return Metrics(tenants=labels)
+
+
 def worker_owner() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
@@ -235,8 +337,9 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
     s, owner = settings, worker_owner()
     engine = build_engine(s)
     sessions = build_sessions(engine)
-    metrics = metrics or Metrics()
-    store, relay, pool = SqlJobStore(sessions), outbox_relay(s, sessions), tenants(s, sessions)
+    metrics = metrics or worker_metrics(s)
+    store, relay = SqlJobStore(sessions), outbox_relay(s, sessions)
+    pool = tenants(s, sessions, metrics)
     files = UploadCache(
         sessions, owner=owner, policy=CachePolicy(), on_upload=metrics.glossary_uploads.inc
     )

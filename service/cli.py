@@ -27,10 +27,12 @@ app.add_typer(glossary_app, name="glossary")
 @app.command()
 def worker() -> None:
     """Consume translation requests and publish translated events."""
+    from service import bootstrap
     from service.worker.app import WorkerService
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    provider = bootstrap.configure_tracing(settings, "zai-l10n-worker")
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -39,17 +41,25 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         await WorkerService(settings).run(stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        bootstrap.shutdown_tracing(provider)
 
 
 @app.command()
 def api() -> None:
     """Serve the admin REST API."""
+    from service import bootstrap
     from service.api.app import create_app
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    provider = bootstrap.configure_tracing(settings, "zai-l10n-api")
+    try:
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    finally:
+        bootstrap.shutdown_tracing(provider)
 
 
 @app.command()

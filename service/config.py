@@ -146,6 +146,24 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Traces (OpenTelemetry; docs/operations.md): off unless one of the standard variables below
+    # asks for them. The SDK reads the other OTEL_* variables itself (OTEL_TRACES_SAMPLER,
+    # OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*, OTEL_EXPORTER_OTLP_TIMEOUT, ...).
+    otel_sdk_disabled: bool = False
+    # Comma-separated: otlp (OTLP over HTTP/protobuf), console, none.
+    otel_traces_exporter: str | None = None
+    otel_exporter_otlp_endpoint: str | None = None  # the collector; /v1/traces is appended
+    otel_exporter_otlp_traces_endpoint: str | None = None  # the full traces URL, used as is
+    # `key=value,...` sent with every export (a collector's token, say): a secret.
+    otel_exporter_otlp_headers: SecretStr | None = None
+    # Unset: zai-l10n-worker or zai-l10n-api.
+    otel_service_name: str | None = None
+
+    # Per-tenant usage metrics: these tenants always get their own `tenant` label, and so do
+    # the first METRICS_TENANT_SLOTS others a process meets; the rest count as `_other`.
+    metrics_tenants: list[str] = Field(default_factory=list)
+    metrics_tenant_slots: int = Field(default=20, ge=0)
+
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Settings:
         if self.kafka_security_protocol.startswith("SASL_") and (
@@ -154,6 +172,28 @@ class Settings(BaseSettings):
             raise ValueError(
                 "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are required when "
                 f"KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}"
+            )
+        return self
+
+    @property
+    def trace_exporters(self) -> list[str]:
+        """The trace exporters asked for: none unless an OTEL_* variable says so."""
+        if self.otel_sdk_disabled:
+            return []
+        names = [n.strip().lower() for n in (self.otel_traces_exporter or "").split(",")]
+        names = [n for n in names if n]
+        endpoint = self.otel_exporter_otlp_endpoint or self.otel_exporter_otlp_traces_endpoint
+        if not names and endpoint:
+            names = ["otlp"]
+        return [n for n in dict.fromkeys(names) if n != "none"]
+
+    @model_validator(mode="after")
+    def _known_trace_exporters(self) -> Settings:
+        unknown = set(self.trace_exporters) - {"otlp", "console"}
+        if unknown:
+            raise ValueError(
+                f"OTEL_TRACES_EXPORTER: {', '.join(sorted(unknown))} is not one of otlp, "
+                "console, none"
             )
         return self
 

@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     console.install(app)
     _count_requests(app, registry)
     _health_routes(app, registry)
+    bootstrap.instrument_api(app)  # request spans, while tracing is on
     return app
 
 

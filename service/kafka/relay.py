@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 
-from service.pipeline.ports import Outbox
+from service import tracing
+from service.pipeline.ports import Outbox, PendingEvent
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +75,25 @@ class OutboxRelay:
             return 0
         # Hand the whole batch to the producer, then wait for every acknowledgement: one
         # round trip per batch, and the idempotent producer keeps each partition in order.
-        deliveries = [
-            await producer.send(
-                row.topic,
-                json.dumps(row.payload).encode(),
-                key=row.key.encode() if row.key else None,
-                headers=[(k, v.encode()) for k, v in row.headers.items()],
-            )
-            for row in rows
-        ]
-        for delivery in deliveries:
-            await delivery
+        spans = [_publish_span(row) for row in rows]
+        try:
+            deliveries = [
+                await producer.send(
+                    row.topic,
+                    json.dumps(row.payload).encode(),
+                    key=row.key.encode() if row.key else None,
+                    headers=[(k, v.encode()) for k, v in _headers(row, span).items()],
+                )
+                for row, span in zip(rows, spans, strict=True)
+            ]
+            for delivery in deliveries:
+                await delivery
+        except BaseException as exc:
+            for span in spans:
+                tracing.finish(span, exc)
+            raise
+        for span in spans:
+            tracing.finish(span)
         await self._outbox.mark_sent([r.id for r in rows])
         return len(rows)
 
@@ -94,3 +103,26 @@ class OutboxRelay:
             await producer.start()
             self._producer = producer
         return self._producer
+
+
+def _publish_span(row: PendingEvent) -> tracing.Span | None:
+    """A `publish` span under the trace context the row was written with (none: no span)."""
+    if "traceparent" not in row.headers:
+        return None
+    return tracing.start(
+        "publish",
+        parent=row.headers,
+        kind=tracing.SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": row.topic,
+            "messaging.message.id": row.headers.get("ce_id", ""),
+            "cloudevents.event_type": row.headers.get("ce_type", ""),
+        },
+    )
+
+
+def _headers(row: PendingEvent, span: tracing.Span | None) -> dict[str, str]:
+    """The row's headers; while tracing, `traceparent` names the publish span (same trace)."""
+    return {**row.headers, **tracing.carrier_of(span)}

@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from service import tracing
 from service.errors import FailureCode, StoreUnavailable
 from service.l10n.compliance import Policy
 from service.logs import log_context
@@ -168,7 +170,10 @@ class Executor:
                 entry[1].cancel()
 
     async def _execute(self, job: ClaimedJob) -> None:
-        with log_context(tenant_id=job.tenant_id, request_id=job.request_id, job_id=job.id):
+        with (
+            log_context(tenant_id=job.tenant_id, request_id=job.request_id, job_id=job.id),
+            tracing.span("job", parent=job.trace, attributes=_job_attributes(job)),
+        ):
             try:
                 await self._execute_job(job)
             except asyncio.CancelledError:
@@ -176,8 +181,11 @@ class Executor:
             except Exception:
                 # Left `running`: the lease runs out and the job is retried, here or elsewhere.
                 logger.exception("job crashed; it will be retried after its lease")
+                tracing.annotate({"error.type": "crashed"})
 
     async def _execute_job(self, job: ClaimedJob) -> None:
+        if job.attempts == 1:  # a retry's wait includes the crashed attempt: not queue time
+            self._metrics.queue_time.observe(max(0.0, time.time() - job.created_at.timestamp()))
         if job.attempts > self._cfg.max_attempts:
             await self._give_up(job)
             return
@@ -205,7 +213,9 @@ class Executor:
         return {lang: task.result() for lang, task in tasks.items()}
 
     async def _target(self, ctx: JobContext, lang: str, persist: bool) -> Outcome:
-        outcome = await self._outcome(ctx, lang)
+        with tracing.span("language", attributes={"zai_l10n.target_lang": lang}) as span:
+            outcome = await self._outcome(ctx, lang)
+            tracing.tag(span, _outcome_attributes(outcome))
         if persist:
             store, job_id = self._store, ctx.job.id
             await self._deps.durable("outcome", lambda: store.finish_target(job_id, lang, outcome))
@@ -250,22 +260,53 @@ class Executor:
             if not counted:
                 for outcome in outcomes.values():
                     self._count(outcome)
+            self._observe_done(job, outcomes)
             self._on_outbox()
         else:
             logger.warning("lease lost before completion; another worker finishes the job")
 
+    def _observe_done(self, job: ClaimedJob, outcomes: Mapping[str, Outcome]) -> None:
+        """End-to-end latency: from the job's acceptance to its outcome in the outbox."""
+        seconds = max(0.0, time.time() - job.created_at.timestamp())
+        for outcome in outcomes.values():
+            self._metrics.end_to_end.labels(outcome.type).observe(seconds)
+
     def _completion(self, job: ClaimedJob, outcomes: Mapping[str, Outcome]) -> Completion:
-        """Fresh bodies to store; events for every language, earlier attempts' included."""
+        """Fresh bodies to store; events for every language, earlier attempts' included; they
+        carry the job span's trace context (or the request's, while tracing is off)."""
         fresh = {lang: o.model_dump(mode="json") for lang, o in outcomes.items()}
         bodies = [fresh.get(t.lang) or t.outcome for t in job.targets]
+        trace = tracing.outgoing(job.trace)
         events = [
             outcome_event(
-                b, topic=self._cfg.results_topic, tenant_id=job.tenant_id, request_id=job.request_id
+                b,
+                topic=self._cfg.results_topic,
+                tenant_id=job.tenant_id,
+                request_id=job.request_id,
+                trace=trace,
             )
             for b in bodies
             if b is not None
         ]
         return Completion(job.id, self._cfg.owner, fresh, events)
+
+
+def _job_attributes(job: ClaimedJob) -> dict[str, str | int]:
+    return {
+        "zai_l10n.tenant_id": job.tenant_id,
+        "zai_l10n.request_id": job.request_id,
+        "zai_l10n.job_id": job.id,
+        "zai_l10n.attempt": job.attempts,
+        "zai_l10n.target_langs": ",".join(job.pending),
+    }
+
+
+def _outcome_attributes(outcome: Outcome) -> dict[str, str | None]:
+    failure = outcome if outcome.type == "translation.failed" else None
+    return {
+        "zai_l10n.outcome": outcome.type,
+        "error.type": getattr(failure, "error_code", None),
+    }
 
 
 __all__ = ["Executor", "ExecutorConfig"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from service import tracing
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
 from service.pipeline.contracts import TranslationRequestV1
@@ -76,21 +77,47 @@ class Intake:
         return self._backlog < self._cfg.max_backlog
 
     async def accept(self, messages: Sequence[Message]) -> Accepted:
-        """Persist a batch; raises StoreUnavailable (nothing written) if the database is down."""
+        """Persist a batch; raises StoreUnavailable (nothing written) if the database is down.
+
+        Each message gets an `intake` span, a child of its producer's `traceparent`, ended when
+        the batch is persisted; its context goes with the job (or the dead letter)."""
+        spans = [_intake_span(m) for m in messages]
+        try:
+            accepted = await self._accept(messages, spans)
+        except BaseException as exc:
+            for span in spans:
+                tracing.finish(span, exc)
+            raise
+        for span in spans:
+            tracing.finish(span)
+        return accepted
+
+    async def _accept(
+        self, messages: Sequence[Message], spans: Sequence[tracing.Span | None]
+    ) -> Accepted:
         arrivals: list[Arrival] = []
         letters: list[OutboundEvent] = []
-        for m in messages:
+        for m, span in zip(messages, spans, strict=True):
             decoded = decode_request(
                 m.value,
                 max_bytes=self._cfg.max_bytes,
                 max_chars=self._cfg.max_chars,
                 tenants=self._cfg.tenants,
             )
+            trace = tracing.carrier_of(span, m.headers)
             if isinstance(decoded, Rejection):
-                letters.append(self._dead_letter(m, decoded))
+                tracing.tag(span, {"zai_l10n.dead_letter_reason": decoded.reason})
+                letters.append(self._dead_letter(m, decoded, trace))
             else:
-                conflict = partial(self._conflict, m, decoded)
-                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset, conflict))
+                tracing.tag(
+                    span,
+                    {
+                        "zai_l10n.tenant_id": decoded.tenant_id,
+                        "zai_l10n.request_id": decoded.request_id,
+                    },
+                )
+                conflict = partial(self._conflict, m, decoded, trace)
+                arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset, conflict, trace))
         accepted = await self._store.accept(arrivals, letters, self._cfg.results_topic)
         self._count(len(messages), accepted)
         return accepted
@@ -105,24 +132,28 @@ class Intake:
             self._metrics.dead_lettered.labels(CONFLICT).inc(accepted.conflicts)
             logger.warning("dead-lettered", extra={"reason": CONFLICT, "count": accepted.conflicts})
 
-    def _dead_letter(self, m: Message, rejection: Rejection) -> OutboundEvent:
+    def _dead_letter(
+        self, m: Message, rejection: Rejection, trace: Mapping[str, str]
+    ) -> OutboundEvent:
         self._metrics.dead_lettered.labels(rejection.reason).inc()
         logger.warning(
             "dead-lettered",
             extra={"reason": rejection.reason, "partition": m.partition, "offset": m.offset},
         )
-        return self._letter(m, rejection)
+        return self._letter(m, rejection, trace)
 
-    def _conflict(self, m: Message, request: TranslationRequestV1, stored: str) -> OutboundEvent:
+    def _conflict(
+        self, m: Message, request: TranslationRequestV1, trace: Mapping[str, str], stored: str
+    ) -> OutboundEvent:
         """The request_id is taken by other content: tell the client, leave the job alone."""
         detail = (
             f"request_id {request.request_id!r} of tenant {request.tenant_id!r} is already "
             f"taken by other content: stored sha256 {stored}, this message sha256 "
             f"{request.content_hash()} (the original job is untouched; use a new request_id)"
         )
-        return self._letter(m, Rejection(CONFLICT, detail))
+        return self._letter(m, Rejection(CONFLICT, detail), trace)
 
-    def _letter(self, m: Message, rejection: Rejection) -> OutboundEvent:
+    def _letter(self, m: Message, rejection: Rejection, trace: Mapping[str, str]) -> OutboundEvent:
         return dead_letter_event(
             topic=self._cfg.dlq_topic,
             rejection=rejection,
@@ -132,4 +163,20 @@ class Intake:
             key=m.key,
             headers=m.headers,
             value=m.value,
+            trace=trace,
         )
+
+
+def _intake_span(m: Message) -> tracing.Span | None:
+    return tracing.start(
+        "intake",
+        parent=m.headers,
+        kind=tracing.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": m.topic,
+            "messaging.destination.partition.id": str(m.partition),
+            "messaging.kafka.offset": m.offset,
+        },
+    )

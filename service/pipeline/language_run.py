@@ -133,6 +133,7 @@ class LanguageRun:
         keys = [self._memory_key(text) for _, text in sources]
         memory = self.deps.memory
         remembered = await self.deps.durable("memory", lambda: memory.recall(keys))
+        self.deps.metrics.memory_lookups.inc(len(keys))
         texts: list[str | None] = [None] * len(sources)
         reports: dict[int, qa.SegmentQA] = {}
         plans: dict[int, SegmentPlan] = {}
@@ -250,7 +251,15 @@ class LanguageRun:
             fresh = await self._fresh_glossary_file(self.file_id)
             result = await self._submit_or_resume(fresh, text, hint)
         self.calls.append(result)
-        self.deps.metrics.polls.observe(result.polls)
+        metrics = self.deps.metrics
+        metrics.polls.observe(result.polls)
+        metrics.tenant_usage(
+            self.ctx.request.tenant_id,
+            calls=result.attempts + result.polls,
+            prompt=result.usage.prompt_tokens,
+            completion=result.usage.completion_tokens,
+            characters=len(text),
+        )
         return result.text
 
     async def _submit_or_resume(self, file_id: str | None, text: str, hint: str) -> Translation:

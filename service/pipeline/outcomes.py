@@ -8,7 +8,7 @@ request gets the very same stored bodies again (same `event_id`, so consumers de
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import FailureCode
@@ -27,7 +27,8 @@ Outcome = TranslationCompletedV1 | TranslationFailedV1
 
 @dataclass(frozen=True)
 class OutboundEvent:
-    """A message for Kafka: body, key, and what its CloudEvents headers say."""
+    """A message for Kafka: body, key, what its CloudEvents headers say, and the W3C trace
+    context it carries (`traceparent`, the CloudEvents distributed-tracing extension)."""
 
     topic: str
     key: str | None
@@ -35,6 +36,7 @@ class OutboundEvent:
     ce_type: str
     ce_id: str
     subject: str | None = None
+    trace: Mapping[str, str] = field(default_factory=dict)
 
 
 def failed(
@@ -64,7 +66,12 @@ def state_of(outcome: Outcome) -> TargetState:
 
 
 def outcome_event(
-    body: Mapping[str, Any], *, topic: str, tenant_id: str, request_id: str
+    body: Mapping[str, Any],
+    *,
+    topic: str,
+    tenant_id: str,
+    request_id: str,
+    trace: Mapping[str, str] | None = None,
 ) -> OutboundEvent:
     """The result event of a stored outcome body (fresh or republished alike)."""
     return OutboundEvent(
@@ -74,6 +81,7 @@ def outcome_event(
         ce_type=str(body["type"]),
         ce_id=str(body["event_id"]),
         subject=request_id,
+        trace=dict(trace or {}),
     )
 
 
@@ -87,6 +95,7 @@ def dead_letter_event(
     key: bytes | None,
     headers: Mapping[str, str],
     value: bytes,
+    trace: Mapping[str, str] | None = None,
 ) -> OutboundEvent:
     letter = dead_letter(
         reason=rejection.reason,
@@ -104,4 +113,5 @@ def dead_letter_event(
         payload=letter.model_dump(mode="json"),
         ce_type=TYPE_DEAD_LETTER,
         ce_id=dead_letter_id(source_topic, partition, offset),
+        trace=dict(trace or {}),
     )

@@ -47,6 +47,8 @@ class ClaimedJob:
     glossary_id: str | None
     glossary_version: int | None
     targets: Sequence[Target]
+    # W3C trace context of the request's intake, kept with the job across the database hop.
+    trace: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def pending(self) -> list[str]:
@@ -55,7 +57,8 @@ class ClaimedJob:
 
 @dataclass(frozen=True)
 class Arrival:
-    """A valid request read from the requests topic, and where it was read.
+    """A valid request read from the requests topic, where it was read, and its W3C trace
+    context (the intake span's, or the message's own while tracing is off).
 
     `conflict` builds the dead letter published instead of a job when the request_id is
     already taken by other content; it gets the stored content hash (the intake builds it,
@@ -67,6 +70,7 @@ class Arrival:
     partition: int
     offset: int
     conflict: Callable[[str], OutboundEvent]
+    trace: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def content_hash(self) -> str:

@@ -289,7 +289,7 @@ class _Inbox:
             else:
                 duplicates += 1
                 if known.state == JobState.done:
-                    republished += await self._republish(known.job_id, *key)
+                    republished += await self._republish(known.job_id, *key, trace=arrival.trace)
         await self._write()
         return Accepted(created, duplicates, republished, conflicts)
 
@@ -326,6 +326,7 @@ class _Inbox:
                 "attempts": 0,
                 "created_at": now,
                 "updated_at": now,
+                "trace_context": dict(arrival.trace) or None,
             }
         )
         self._targets.extend(
@@ -354,12 +355,17 @@ class _Inbox:
         conn = await self._s.connection()
         return await conn.execute(statement, rows)
 
-    async def _republish(self, job_id: str, tenant_id: str, request_id: str) -> int:
-        """A duplicate of a finished request gets the stored events again, no upstream call."""
+    async def _republish(
+        self, job_id: str, tenant_id: str, request_id: str, *, trace: Mapping[str, str]
+    ) -> int:
+        """A duplicate of a finished request gets the stored events again, no upstream call;
+        they carry the duplicate's trace context."""
         query = select(TARGET.c.outcome).where(TARGET.c.job_id == job_id)
         bodies = [b for b in (await self._execute(query)).scalars() if b is not None]
         self._events.extend(
-            outcome_event(b, topic=self._topic, tenant_id=tenant_id, request_id=request_id)
+            outcome_event(
+                b, topic=self._topic, tenant_id=tenant_id, request_id=request_id, trace=trace
+            )
             for b in bodies
         )
         return len(bodies)
@@ -392,6 +398,7 @@ _CLAIMED_COLUMNS = [
         "attempts",
         "glossary_id",
         "glossary_version",
+        "trace_context",
     )
 ]
 
@@ -407,6 +414,7 @@ def _claimed(job: RowMapping, job_targets: list[Target]) -> ClaimedJob:
         glossary_id=job["glossary_id"],
         glossary_version=job["glossary_version"],
         targets=sorted(job_targets, key=lambda t: t.lang),
+        trace=job["trace_context"] or {},
     )
 
 

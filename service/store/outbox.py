@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service import tracing
 from service.pipeline.events import ce_headers
 from service.pipeline.outcomes import OutboundEvent
 from service.pipeline.ports import PendingEvent
@@ -24,8 +25,10 @@ CLAIM = timedelta(seconds=60)
 
 
 def enqueue(session: AsyncSession, event: OutboundEvent) -> None:
-    """Add an event to the caller's transaction; it is sent only if that transaction commits."""
+    """Add an event to the caller's transaction; it is sent only if that transaction commits.
+    Without a trace context of its own it carries the current span's (an API request's)."""
     headers = ce_headers(ce_type=event.ce_type, ce_id=event.ce_id, subject=event.subject)
+    headers |= event.trace or tracing.outgoing({})
     session.add(
         OutboxEvent(topic=event.topic, key=event.key, payload=dict(event.payload), headers=headers)
     )
@@ -34,6 +37,7 @@ def enqueue(session: AsyncSession, event: OutboundEvent) -> None:
 def outbox_row(event: OutboundEvent, now: datetime) -> dict[str, Any]:
     """The outbox row of an event, for a Core insert (ORM defaults do not apply there)."""
     headers = ce_headers(ce_type=event.ce_type, ce_id=event.ce_id, subject=event.subject, now=now)
+    headers |= event.trace  # traceparent: the CloudEvents distributed-tracing extension
     return {
         "topic": event.topic,
         "key": event.key,
@@ -73,6 +77,13 @@ class SqlOutbox:
             )
             rows = (await s.exec(mine.order_by(col(OutboxEvent.id)))).all()
         return [PendingEvent(r.id or 0, r.topic, r.key, r.payload, r.headers) for r in rows]
+
+    @store_call
+    async def oldest_unsent(self) -> datetime | None:
+        """When the oldest row still waiting for Kafka was written (None: nothing waits)."""
+        query = select(func.min(OutboxEvent.created_at)).where(col(OutboxEvent.sent_at).is_(None))
+        async with self._sessions() as s:
+            return (await s.exec(query)).one()
 
     @store_call
     async def mark_sent(self, ids: Sequence[int]) -> None:

@@ -177,6 +177,11 @@ class Job(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The W3C trace context (traceparent, tracestate) of the request's intake: the job's spans
+    # continue that trace in whichever worker runs it, however much later.
+    trace_context: dict[str, str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class JobTarget(SQLModel, table=True):

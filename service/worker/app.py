@@ -24,6 +24,7 @@ from service.kafka.topics import ensure_topics, topic_specs
 from service.pipeline import budget
 from service.store.errors import is_unavailable
 from service.store.migrate import upgrade
+from service.store.outbox import SqlOutbox
 from service.store.retention import Retention, prune
 from service.store.tables import utcnow
 from service.worker.asyncapi import asyncapi_json
@@ -48,7 +49,8 @@ class WorkerService:
         stop_intake, stop_exec = asyncio.Event(), asyncio.Event()
         intake = asyncio.create_task(_supervised("intake", self.intake.run, stop_intake))
         housekeeping = asyncio.create_task(self._housekeeping())
-        gauges = asyncio.create_task(self._budget_gauges(s.budget_metrics_interval))
+        gauges = asyncio.create_task(self._report_gauges())
+        budget_gauges = asyncio.create_task(self._budget_gauges(s.budget_metrics_interval))
         executor = asyncio.create_task(_supervised("executor", self.executor.run, stop_exec))
         logger.info("worker started", extra={"owner": self.owner, "simulator": s.uses_simulator})
         try:
@@ -56,6 +58,7 @@ class WorkerService:
         finally:
             housekeeping.cancel()
             gauges.cancel()
+            budget_gauges.cancel()
             stop_intake.set()
             await asyncio.gather(intake, return_exceptions=True)
             stop_exec.set()
@@ -116,6 +119,24 @@ class WorkerService:
                 shown = budget.refresh(self.metrics, standings, shown)
             except Exception:
                 logger.warning("budget gauges not refreshed; will retry", exc_info=True)
+            await asyncio.sleep(every)
+
+    async def _report_gauges(self, every: float = 15.0) -> None:
+        """Readiness and the outbox's oldest row, for the dashboard and the alerts, whether or
+        not anybody calls /readyz."""
+        outbox = SqlOutbox(self.sessions)
+        while True:
+            ready = 1
+            for check in (self._check_db, self._check_kafka):
+                try:
+                    await asyncio.wait_for(check(), timeout=5.0)
+                except Exception:
+                    ready = 0
+            self.metrics.ready.set(ready)
+            with contextlib.suppress(Exception):  # the database check above tells
+                oldest = await outbox.oldest_unsent()
+                age = (utcnow() - oldest).total_seconds() if oldest else 0.0
+                self.metrics.outbox_age.set(max(0.0, age))
             await asyncio.sleep(every)
 
     async def _check_db(self) -> None:

@@ -29,6 +29,7 @@ def create_app(
                 await asyncio.wait_for(check(), timeout=5.0)
             except Exception as exc:  # any failure means "do not send traffic"
                 failures[name] = type(exc).__name__
+        metrics.ready.set(0 if failures else 1)
         status = 503 if failures else 200
         return JSONResponse({"status": "fail" if failures else "ok", "failures": failures}, status)
 

@@ -16,12 +16,14 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from service import tracing
 from service.zai.errors import (
     ZaiConnectionError,
     ZaiDeadlineExceeded,
     ZaiError,
     ZaiFileNotFound,
     ZaiInvalidRequest,
+    ZaiRateLimited,
     ZaiTimeout,
     classify,
     redact,
@@ -52,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
+# Told (route, status) after every HTTP exchange: status is ok, 429, 4xx, 5xx, timeout,
+# connection or other (`attempt_status`), a bounded set fit for a metric label.
+AttemptObserver = Callable[[str, str], None]
 
 # One semaphore per API key and event loop, shared by every ZaiClient of that key in the
 # process, because Z.ai enforces concurrency per account (codes 1302/1303). asyncio primitives
@@ -113,6 +118,7 @@ class ZaiClient:
         clock: Callable[[], float] = time.monotonic,
         account: str | None = None,
         tokenizer_model: str = TOKENIZER_MODEL,
+        on_attempt: AttemptObserver | None = None,
     ) -> None:
         """``api_key=None`` with ``account`` (a stable, non-secret id of the upstream account):
         the ``transport`` authenticates each request itself (the Truto proxy does)."""
@@ -135,6 +141,7 @@ class ZaiClient:
         self._sleep = sleep
         self._clock = clock
         self.tokenizer_model = tokenizer_model
+        self._on_attempt = on_attempt
         self._http = httpx.AsyncClient(
             auth=_BearerAuth(self._api_key) if self._api_key is not None else None,
             headers={"Accept": "application/json", "Accept-Language": "en-US,en"},
@@ -166,6 +173,11 @@ class ZaiClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The pooled httpx client (service/bootstrap.py instruments it for traces)."""
+        return self._http
 
     # --- translation -------------------------------------------------------------------------
 
@@ -359,7 +371,7 @@ class ZaiClient:
         while True:
             n += 1
             try:
-                return await attempt(n, key)
+                return await self._traced(route, rid, n, attempt(n, key))
             except ZaiError as err:
                 self._annotate(err, rid, n)
                 delay = policy.next_delay(err, n)
@@ -369,6 +381,34 @@ class ZaiClient:
                 if delay is None:
                     raise
                 await self._sleep(delay)
+
+    async def _traced(self, route: str, rid: str, n: int, call: Awaitable[T]) -> T:
+        """One attempt: its span (route, attempt, HTTP status, Z.ai code; never a text or a
+        key) and its count for the metrics."""
+        attributes: dict[str, str | int] = {
+            "zai.route": route,
+            "zai.attempt": n,
+            "zai.request_id": rid,
+        }
+        with tracing.span(f"zai {route}", kind=tracing.SpanKind.CLIENT, attributes=attributes):
+            try:
+                result = await call
+            except ZaiError as err:
+                tracing.annotate(
+                    {
+                        "http.response.status_code": err.status,
+                        "zai.code": err.code,
+                        "zai.retryable": err.retryable,
+                    }
+                )
+                self._observe(route, attempt_status(err))
+                raise
+            self._observe(route, "ok")
+            return result
+
+    def _observe(self, route: str, status: str) -> None:
+        if self._on_attempt is not None:
+            self._on_attempt(route, status)
 
     def _annotate(self, err: ZaiError, rid: str, attempts: int) -> None:
         if self._api_key is not None:
@@ -390,6 +430,7 @@ class ZaiClient:
                 raise ZaiTimeout(f"{type(exc).__name__} on {route}: {exc}") from exc
             except httpx.TransportError as exc:
                 raise ZaiConnectionError(f"{type(exc).__name__} on {route}: {exc}") from exc
+        tracing.annotate({"http.response.status_code": response.status_code})
         if response.is_success:
             return decode_json(response.content)
         raise self._http_error(response, route)
@@ -433,3 +474,16 @@ class ZaiClient:
 
     def _log_done(self, route: str, result: Translation) -> None:
         self._log(route, result.request_id, result.attempts, "translated", logging.INFO)
+
+
+def attempt_status(err: ZaiError) -> str:
+    """The status class of a failed exchange, for the attempts metric (bounded values)."""
+    if isinstance(err, ZaiTimeout):
+        return "timeout"
+    if isinstance(err, ZaiConnectionError):
+        return "connection"
+    if err.status == 429 or isinstance(err, ZaiRateLimited):
+        return "429"
+    if err.status is not None and 400 <= err.status < 600:
+        return f"{err.status // 100}xx"
+    return "other"

@@ -37,6 +37,7 @@ class Run:
 async def worker(
     kafka_bootstrap_servers: str, simulator: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[WorkerService]:
+    simulator.reset()  # shared by the session: an earlier test may have left faults scripted
     db = tmp_path_factory.mktemp("cli") / "cli.db"
     async for svc in running_worker(
         kafka_bootstrap_servers, f"sqlite+aiosqlite:///{db}", simulator

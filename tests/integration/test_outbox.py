@@ -84,3 +84,18 @@ async def test_a_dead_relays_claim_expires_and_its_rows_are_sent(
     assert await relay.relay_once() == 3
     await relay.stop()
     assert len(await read(kafka_bootstrap_servers, topic, 3, wait_s=5)) == 3
+
+
+async def test_the_oldest_unsent_row_is_reported_until_it_is_sent(
+    engine: AsyncEngine, kafka_bootstrap_servers: str
+) -> None:
+    outbox = SqlOutbox(session_factory(engine))
+    assert await outbox.oldest_unsent() is None
+    before = utcnow()
+    await fill(engine, f"age-{uuid.uuid4().hex[:8]}", 3)
+    oldest = await outbox.oldest_unsent()
+    assert oldest is not None and before <= oldest <= utcnow()
+    relay = relay_of(session_factory(engine), kafka_bootstrap_servers)
+    assert await relay.relay_once() == 3
+    await relay.stop()
+    assert await outbox.oldest_unsent() is None

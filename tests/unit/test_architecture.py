@@ -84,3 +84,36 @@ def test_the_pipeline_runs_concurrent_work_in_task_groups_not_gather() -> None:
 def test_the_gather_check_finds_a_gather(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("import asyncio\nasync def f():\n    await asyncio.gather()\n")
     assert len(gathers(tmp_path)) == 1
+
+
+def otel_imports(root: Path) -> dict[str, set[str]]:
+    """Module path -> the opentelemetry modules it imports."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                if name.split(".")[0] == "opentelemetry":
+                    found.setdefault(path.relative_to(root.parent).as_posix(), set()).add(name)
+    return found
+
+
+def test_only_tracing_uses_the_otel_api_and_only_bootstrap_the_sdk() -> None:
+    # The core and the adapters start spans through service/tracing.py (a no-op while tracing
+    # is off); the SDK, the exporter and the instrumentations are wiring: bootstrap's alone.
+    found = otel_imports(SERVICE)
+    assert set(found) == {"service/tracing.py", "service/bootstrap.py"}
+    assert all(name.startswith("opentelemetry.trace") for name in found["service/tracing.py"])
+    wiring = ("opentelemetry.sdk", "opentelemetry.exporter", "opentelemetry.instrumentation")
+    assert any(name.startswith(wiring) for name in found["service/bootstrap.py"])
+
+
+def test_the_otel_check_sees_both_import_forms(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("import opentelemetry.sdk\nfrom opentelemetry import trace\n")
+    assert otel_imports(tmp_path) == {
+        f"{tmp_path.name}/a.py": {"opentelemetry.sdk", "opentelemetry.trace"}
+    }

@@ -77,6 +77,7 @@ class _Job:
     glossary: tuple[str, int] | None = None
     targets: dict[str, Target] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    trace: dict[str, str] = field(default_factory=dict)
 
 
 class FakeJobStore:
@@ -117,7 +118,7 @@ class FakeJobStore:
                 None,
             )
             if known is None:
-                self.add(a.request)
+                self.add(a.request, trace=dict(a.trace))
                 created += 1
             elif known.request.content_hash() != a.content_hash:
                 self.outbox.append(a.conflict(known.request.content_hash()))
@@ -219,6 +220,7 @@ class FakeJobStore:
             glossary_id=job.glossary[0] if job.glossary else None,
             glossary_version=job.glossary[1] if job.glossary else None,
             targets=sorted(job.targets.values(), key=lambda t: t.lang),
+            trace=job.trace,
         )
 
 

@@ -71,7 +71,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* Secrets: the settings that only ever come from a Secret. */}}
 {{- define "zai-l10n.secretVars" -}}
-DATABASE_URL ZAI_API_KEY API_ADMIN_TOKEN API_TENANT_TOKENS CREDENTIALS_KEY KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD TRUTO_API_TOKEN
+DATABASE_URL ZAI_API_KEY API_ADMIN_TOKEN API_TENANT_TOKENS CREDENTIALS_KEY KAFKA_SASL_USERNAME KAFKA_SASL_PASSWORD TRUTO_API_TOKEN OTEL_EXPORTER_OTLP_HEADERS
 {{- end -}}
 
 {{- define "zai-l10n.secretName" -}}
