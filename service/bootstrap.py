@@ -44,11 +44,14 @@ from service.kafka.consumer import KafkaIntake
 from service.kafka.relay import OutboxRelay
 from service.l10n.compliance import Policy
 from service.metrics import Metrics, TenantLabels
+from service.pipeline.budget import BudgetConfig, BudgetGate
 from service.pipeline.durable import Durable
+from service.pipeline.estimate import TokenEstimator
 from service.pipeline.executor import Executor, ExecutorConfig
 from service.pipeline.intake import Intake, IntakeConfig
 from service.pipeline.language_run import RunConfig, RunDeps
 from service.pipeline.packing_breaker import PackingBreaker
+from service.store.budgets import SqlBudgets
 from service.store.db import create_engine, session_factory
 from service.store.glossaries import SqlGlossaries
 from service.store.glossary_files import UploadCache
@@ -250,6 +253,7 @@ def _client_options(settings: Settings, metrics: Metrics | None = None) -> dict[
             max=settings.zai_backoff_max,
         ),
         "async_deadline": settings.zai_async_deadline,
+        "tokenizer_model": settings.zai_tokenizer_model,
     }
 
 
@@ -314,6 +318,7 @@ class WorkerParts:
     sessions: async_sessionmaker[AsyncSession]
     metrics: Metrics
     tenants: SqlTenants
+    budgets: SqlBudgets
     relay: OutboxRelay
     executor: Executor
     intake: KafkaIntake
@@ -339,24 +344,22 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
     files = UploadCache(
         sessions, owner=owner, policy=CachePolicy(), on_upload=metrics.glossary_uploads.inc
     )
-    deps = RunDeps(
-        store=store,
-        memory=SqlMemory(sessions),
-        files=files,
-        metrics=metrics,
-        durable=Durable(),
-        config=RunConfig(
-            chunk_chars=s.translation_chunk_chars,
-            packing=s.translation_packing,
-            call_concurrency=s.translation_call_concurrency,
-        ),
-        packing=PackingBreaker(
-            pause_after=s.translation_packing_pause_after,
-            pause_seconds=s.translation_packing_pause_seconds,
-        ),
+    deps = _run_deps(s, store, SqlMemory(sessions), files, metrics)
+    budgets = SqlBudgets(sessions)
+    gate = BudgetGate(
+        budgets,
+        deps.estimator,
+        metrics,
+        deps.durable,
+        BudgetConfig(tokens_per_source_token=s.budget_tokens_per_source_token),
     )
     executor = Executor(
-        deps, pool, SqlGlossaries(sessions), _executor_config(s, owner), on_outbox=relay.kick
+        deps,
+        pool,
+        SqlGlossaries(sessions),
+        _executor_config(s, owner),
+        on_outbox=relay.kick,
+        budget=gate,
     )
     intake = Intake(store, metrics, _intake_config(s))
     consumer = KafkaIntake(
@@ -368,7 +371,49 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
         on_accepted=_both(executor.wake, relay.kick),
     )
     return WorkerParts(
-        owner, engine, sessions, metrics, pool, relay, executor, consumer, lambda: kafka_admin(s)
+        owner,
+        engine,
+        sessions,
+        metrics,
+        pool,
+        budgets,
+        relay,
+        executor,
+        consumer,
+        lambda: kafka_admin(s),
+    )
+
+
+def _run_deps(
+    s: Settings, store: SqlJobStore, memory: SqlMemory, files: UploadCache, metrics: Metrics
+) -> RunDeps:
+    return RunDeps(
+        store=store,
+        memory=memory,
+        files=files,
+        metrics=metrics,
+        durable=Durable(),
+        config=RunConfig(
+            chunk_chars=s.translation_chunk_chars,
+            chunk_tokens=s.translation_chunk_tokens,
+            packing=s.translation_packing,
+            call_concurrency=s.translation_call_concurrency,
+        ),
+        packing=PackingBreaker(
+            pause_after=s.translation_packing_pause_after,
+            pause_seconds=s.translation_packing_pause_seconds,
+        ),
+        estimator=token_estimator(s, metrics),
+    )
+
+
+def token_estimator(s: Settings, metrics: Metrics) -> TokenEstimator:
+    return TokenEstimator(
+        cache_size=s.token_estimate_cache_size,
+        chars_per_token=s.token_estimate_chars_per_token,
+        cooldown=s.zai_tokenizer_cooldown,
+        http_timeout=s.zai_tokenizer_timeout,
+        on_estimate=lambda method: metrics.token_estimates.labels(method).inc(),
     )
 
 

@@ -14,7 +14,9 @@ ZAI_MAINLAND = ("https://open.bigmodel.cn/api/v1", "https://open.bigmodel.cn/api
 
 
 #: The Z.ai calls whose Truto proxy resource TRUTO_RESOURCES may name (service.zai.truto.tools).
-TrutoOperation = Literal["agents", "async_result", "upload", "list_files", "delete_file"]
+TrutoOperation = Literal[
+    "agents", "async_result", "upload", "list_files", "delete_file", "tokenizer"
+]
 
 
 class ZaiRegion(StrEnum):
@@ -73,6 +75,12 @@ class Settings(BaseSettings):
     zai_backoff_base: float = Field(default=0.5, gt=0)
     zai_backoff_max: float = Field(default=20.0, gt=0)
     zai_async_deadline: float = Field(default=300.0, gt=0)
+    # Z.ai's tokenizer (token estimates: budgets, splitting long texts; docs/usage.md)
+    zai_tokenizer_model: str = Field(default="glm-4.6", min_length=1)
+    zai_tokenizer_timeout: float = Field(default=5.0, gt=0)  # one try, then a character estimate
+    zai_tokenizer_cooldown: float = Field(default=30.0, ge=0)  # no tokenizer call after a failure
+    token_estimate_cache_size: int = Field(default=10_000, ge=1)  # texts whose count is kept
+    token_estimate_chars_per_token: float = Field(default=3.0, gt=0)  # without the tokenizer
 
     # Truto: tenants whose own Z.ai account is linked through Truto (docs/truto.md). The API
     # token is the service's; no Z.ai key of such a tenant is ever held here.
@@ -116,6 +124,7 @@ class Settings(BaseSettings):
     retention_outbox_hours: float = Field(default=24.0, gt=0)
     outbox_claim_seconds: float = Field(default=60.0, gt=0)
     translation_chunk_chars: int = Field(default=3000, ge=100)
+    translation_chunk_tokens: int = Field(default=1500, ge=50)  # longer texts split by tokens
     translation_packing: bool = True  # many short segments per agent call
     # Packed calls whose markers were lost in a row, per tenant and language, before packing
     # pauses there for translation_packing_pause_seconds.
@@ -126,6 +135,10 @@ class Settings(BaseSettings):
     # What a glossary problem (miss, changed do-not-translate term, forbidden term) does when a
     # request does not say: report it, retry once then report, or retry once then fail.
     qa_glossary_policy: Literal["report", "retry", "fail"] = "report"
+    # Monthly token budgets (docs/usage.md): tokens reserved per target language for each
+    # token of source text, and how often the worker refreshes the budget gauges.
+    budget_tokens_per_source_token: float = Field(default=2.5, gt=0)
+    budget_metrics_interval: float = Field(default=60.0, gt=0)
     worker_graceful_timeout: float = Field(default=30.0, gt=0)
     request_max_bytes: int = Field(default=1_000_000, ge=1024)
     request_max_chars: int = Field(default=200_000, ge=1)

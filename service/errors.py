@@ -3,13 +3,16 @@
 Tree (``code`` in brackets)::
 
     ServiceError
-    ├── Misconfigured            the job's languages fail at once, no retry helps
-    │   ├── CredentialInvalid        [tenant.credential_invalid]
-    │   ├── TrutoNotConfigured       [tenant.truto_not_configured]
-    │   ├── GlossaryNotFound         [glossary.not_found]
-    │   ├── GlossaryVersionMissing   [glossary.version_missing]
-    │   ├── GlossarySourceMismatch   [glossary.source_mismatch]
-    │   └── UnsupportedPair          [request.unsupported_pair]
+    ├── Refused                  the job's languages fail at once, before any upstream call
+    │   ├── Misconfigured            no retry helps
+    │   │   ├── CredentialInvalid        [tenant.credential_invalid]
+    │   │   ├── TrutoNotConfigured       [tenant.truto_not_configured]
+    │   │   ├── GlossaryNotFound         [glossary.not_found]
+    │   │   ├── GlossaryVersionMissing   [glossary.version_missing]
+    │   │   ├── GlossarySourceMismatch   [glossary.source_mismatch]
+    │   │   └── UnsupportedPair          [request.unsupported_pair]
+    │   └── TenantBudgetExceeded     [quota.tenant_budget_exceeded] retryable: next month, or
+    │                                a higher budget
     └── Transient                the operation waits and is tried again
         ├── StoreUnavailable         the database does not answer: pause, retry, lose nothing
         └── LeaseLost                another worker owns the job now: stop working on it
@@ -57,6 +60,7 @@ class FailureCode(StrEnum):
     glossary_source_mismatch = "glossary.source_mismatch"
     request_unsupported_pair = "request.unsupported_pair"
     # Our own checks and limits.
+    quota_tenant_budget_exceeded = "quota.tenant_budget_exceeded"
     qa_failed = "qa.failed"
     internal_attempts_exhausted = "internal.attempts_exhausted"
 
@@ -77,10 +81,15 @@ class ServiceError(Exception):
         super().__init__(self.message)
 
 
-class Misconfigured(ServiceError):
-    """The job cannot run as configured."""
+class Refused(ServiceError):
+    """The job is not run: each of its languages fails with this error's code."""
 
     code: ClassVar[FailureCode]
+    retryable: ClassVar[bool] = False
+
+
+class Misconfigured(Refused):
+    """The job cannot run as configured."""
 
 
 class CredentialInvalid(Misconfigured):
@@ -117,6 +126,13 @@ class UnsupportedPair(Misconfigured):
     """The agent does not translate between these languages."""
 
     code = FailureCode.request_unsupported_pair
+
+
+class TenantBudgetExceeded(Refused):
+    """The tenant's monthly token budget does not cover this request."""
+
+    code = FailureCode.quota_tenant_budget_exceeded
+    retryable = True
 
 
 class Transient(ServiceError):

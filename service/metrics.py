@@ -98,8 +98,49 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self._estimates_and_budgets(r)
         self.consumer_lag = Gauge(
             "zai_l10n_consumer_lag", "Messages not yet consumed", ["partition"], registry=r
+        )
+
+    def _estimates_and_budgets(self, r: CollectorRegistry) -> None:
+        """Token estimates and the tenants' monthly budgets (service.pipeline.budget)."""
+        self.token_estimates = Counter(
+            "zai_l10n_token_estimates",
+            "Token counts made before upstream calls (budget check, splitting), by how: Z.ai's"
+            " tokenizer (or its cached answer), or from characters when it did not answer",
+            ["method"],
+            registry=r,
+        )
+        self.budget_limit = Gauge(
+            "zai_l10n_tenant_budget_tokens",
+            "A tenant's monthly token budget",
+            ["tenant"],
+            registry=r,
+        )
+        self.budget_spent = Gauge(
+            "zai_l10n_tenant_budget_spent_tokens",
+            "Tokens a tenant used this month (the usage ledger)",
+            ["tenant"],
+            registry=r,
+        )
+        self.budget_reserved = Gauge(
+            "zai_l10n_tenant_budget_reserved_tokens",
+            "Tokens reserved by a tenant's admitted jobs not yet completed",
+            ["tenant"],
+            registry=r,
+        )
+        self.budget_spent_ratio = Gauge(
+            "zai_l10n_tenant_budget_spent_ratio",
+            "Spent / budget this month (alert at 0.8, docs/usage.md)",
+            ["tenant"],
+            registry=r,
+        )
+        self.budget_refused = Counter(
+            "zai_l10n_tenant_budget_refused",
+            "Jobs refused with quota.tenant_budget_exceeded",
+            ["tenant"],
+            registry=r,
         )
 
     def _observability(self, r: CollectorRegistry) -> None:

@@ -1,5 +1,5 @@
 """The admin REST API (FastAPI): tokens, tenant connections and credentials, glossaries, job
-status; and the web console under /console."""
+status, usage and budgets; and the web console under /console."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import text
 from service import bootstrap
 from service.api import console, problems
 from service.api.deps import ApiContext
-from service.api.routes import connection, credentials, glossaries, jobs, tokens
+from service.api.routes import budget, connection, credentials, glossaries, jobs, tokens, usage
 from service.api.routes import settings as tenant_settings
 from service.auth.credentials import CredentialCipher
 from service.config import Settings
@@ -39,7 +39,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = CollectorRegistry()
     app = FastAPI(title="zai-l10n admin API", version="0.1.0", lifespan=_lifespan(settings))
     problems.install(app, html=(console.PREFIX, console.problem_page))
-    for module in (tokens, connection, credentials, glossaries, jobs, tenant_settings):
+    for module in (
+        tokens,
+        connection,
+        credentials,
+        glossaries,
+        jobs,
+        tenant_settings,
+        usage,
+        budget,
+    ):
         app.include_router(module.router)
     console.install(app)
     _count_requests(app, registry)

@@ -34,6 +34,18 @@ def split_text(text: str, max_chars: int) -> list[Chunk]:
     return _pack(pieces, max_chars)
 
 
+def chars_for_tokens(length: int, tokens: int, *, max_tokens: int, max_chars: int) -> int:
+    """The longest chunk, in characters, that keeps a text of `length` characters and `tokens`
+    tokens within `max_tokens` per chunk at its own density; never above `max_chars`.
+
+    Splitting by tokens this way needs one count of the whole text instead of one per candidate
+    chunk, and the boundaries stay where `split_text` puts them (paragraph, line, sentence).
+    """
+    if tokens <= max_tokens or length <= 0:
+        return max_chars
+    return max(1, min(max_chars, length * max_tokens // tokens))
+
+
 def join_chunks(chunks: list[Chunk], translations: list[str]) -> str:
     if len(chunks) != len(translations):
         raise ValueError("one translation per chunk is required")

@@ -116,11 +116,25 @@ class Timings(BaseModel):
 
 
 class UsageV1(BaseModel):
+    """What one (request, language) cost; the tenant's usage ledger sums exactly these."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     upstream_calls: int = 0
     memory_hits: int = 0
+    source_chars: int = Field(default=0, description="Characters of the source units")
+    packed_calls_saved: int = Field(
+        default=0, description="Agent calls that packing short segments together avoided"
+    )
+    estimated_tokens: int = Field(
+        default=0, description="Tokens the budget check reserved for this language (0: none)"
+    )
+    estimate: Literal["tokenizer", "characters"] | None = Field(
+        default=None,
+        description="How estimated_tokens was counted: Z.ai's tokenizer, or from characters "
+        "because the tokenizer did not answer",
+    )
 
 
 class TranslatedSegment(BaseModel):

@@ -23,6 +23,7 @@ from service import tracing
 from service.errors import FailureCode, LeaseLost, StoreUnavailable
 from service.l10n.compliance import Policy
 from service.logs import log_context
+from service.pipeline.budget import BudgetGate
 from service.pipeline.fairness import pick
 from service.pipeline.job_context import JobContext, resolve, unsupported_pair
 from service.pipeline.language_run import LanguageRun, RunDeps
@@ -53,8 +54,10 @@ class Executor:
         config: ExecutorConfig,
         *,
         on_outbox: Callable[[], None] = lambda: None,
+        budget: BudgetGate | None = None,
     ) -> None:
         self._deps = deps
+        self._budget = budget
         self._store = deps.store
         self._tenants = tenants
         self._glossaries = glossaries
@@ -196,6 +199,8 @@ class Executor:
             default_policy=self._cfg.default_policy,
             durable=self._deps.durable,
         )
+        if self._budget is not None:
+            await self._budget.admit(ctx)
         outcomes = await self._languages(ctx)
         # Several languages were each counted when saved; a single one counts on completion.
         await self._complete(job, outcomes, counted=len(ctx.job.pending) > 1)
@@ -231,8 +236,10 @@ class Executor:
     async def _outcome(self, ctx: JobContext, lang: str) -> Outcome:
         problem = ctx.problem or unsupported_pair(ctx.request.source_lang, lang)
         if problem is not None:
-            logger.warning("misconfigured", extra={"code": problem.code, "lang": lang})
-            return failed(ctx.request, lang, problem.code, problem.message, retryable=False)
+            logger.warning("refused", extra={"code": problem.code, "lang": lang})
+            return failed(
+                ctx.request, lang, problem.code, problem.message, retryable=problem.retryable
+            )
         assert ctx.translator is not None
         return await LanguageRun(ctx, lang, self._deps, ctx.translator).run()
 

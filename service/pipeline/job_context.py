@@ -2,7 +2,8 @@
 
 Resolution is where misconfiguration shows: a credential that cannot be decrypted, a glossary
 that does not exist or whose pinned version is gone. Such a problem is kept on the context and
-fails every language at once with its own code; retrying would not help.
+fails every language at once with its own code; retrying would not help. A budget refusal
+(service.pipeline.budget) is kept the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from service.errors import (
     GlossarySourceMismatch,
     GlossaryVersionMissing,
     Misconfigured,
+    Refused,
     UnsupportedPair,
 )
 from service.glossary.model import GlossaryDocument
@@ -22,7 +24,14 @@ from service.l10n.compliance import Policy
 from service.l10n.segment import GlossaryContext
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.durable import Durable
-from service.pipeline.ports import ClaimedJob, Glossaries, GlossaryPin, Tenants, Translator
+from service.pipeline.ports import (
+    ClaimedJob,
+    Glossaries,
+    GlossaryPin,
+    Held,
+    Tenants,
+    Translator,
+)
 from service.pipeline.resource import OpenedFile, open_file
 
 # Transcriptions are outputs only: the agent does not translate *from* them.
@@ -37,8 +46,9 @@ class JobContext:
     policy: Policy
     glossaries: Glossaries
     durable: Durable
-    problem: Misconfigured | None = None  # fails every language of the job
+    problem: Refused | None = None  # fails every language of the job
     file: OpenedFile | None = None
+    estimate: Held | None = None  # the budget's reservation per language, if any
     _document: GlossaryDocument | None = field(default=None, repr=False)
     _glossary_ctx: GlossaryContext | None = field(default=None, repr=False)
 

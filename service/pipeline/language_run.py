@@ -32,7 +32,7 @@ from service.l10n.packing import PACKING_INSTRUCTION, Batch, halves, pack, unpac
 from service.l10n.segment import SegmentPlan, SegmentResult, finish_segment, plan_segment
 from service.l10n.segment import suggestion_for as glossary_suggestion
 from service.metrics import Metrics
-from service.pipeline.chunking import join_chunks, split_text
+from service.pipeline.chunking import chars_for_tokens, join_chunks, split_text
 from service.pipeline.contracts import (
     ResourceFile,
     Timings,
@@ -41,6 +41,7 @@ from service.pipeline.contracts import (
     UsageV1,
 )
 from service.pipeline.durable import Durable
+from service.pipeline.estimate import TokenEstimator
 from service.pipeline.events import event_id
 from service.pipeline.job_context import JobContext
 from service.pipeline.memory import memory_key
@@ -55,6 +56,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class RunConfig:
     chunk_chars: int = 3000
+    chunk_tokens: int = 1500  # a longer text is split by tokens (Z.ai's count), see `chunked`
     packing: bool = True
     call_concurrency: int = 8  # upstream calls at once for one language
 
@@ -70,6 +72,7 @@ class RunDeps:
     durable: Durable
     config: RunConfig = RunConfig()
     packing: PackingBreaker = field(default_factory=PackingBreaker)
+    estimator: TokenEstimator = field(default_factory=TokenEstimator)
 
 
 @dataclass
@@ -87,6 +90,7 @@ class LanguageRun:
     file_id: str | None = None
     calls: list[Translation] = field(default_factory=list)
     memory_hits: int = 0
+    packed_saved: int = 0  # agent calls packing avoided: a packed call of n texts saves n - 1
     submitted: dict[str, str] = field(default_factory=dict)  # call key -> async id, this run
     started: float = field(default_factory=time.time)
 
@@ -214,15 +218,29 @@ class LanguageRun:
         self.deps.metrics.packing.labels("paused").inc()
         return False
 
-    def packed_outcome(self, *, markers_kept: bool) -> None:
-        """Count one packed call, for the metric and the breaker."""
+    def packed_outcome(self, batch: Batch, *, markers_kept: bool) -> None:
+        """Count one packed call, for the metric, the breaker and the usage."""
+        if markers_kept:
+            self.packed_saved += len(batch.indices) - 1
         self.deps.packing.record(self.ctx.request.tenant_id, self.lang, markers_kept=markers_kept)
         self.deps.metrics.packing.labels("packed_ok" if markers_kept else "split").inc()
 
     async def chunked(self, text: str, hint: str) -> str:
-        chunks = split_text(text, self.deps.config.chunk_chars)
+        chunks = split_text(text, await self._chunk_chars(text))
         parts = [await self.call(c.text, hint) for c in chunks]
         return join_chunks(chunks, parts)
+
+    async def _chunk_chars(self, text: str) -> int:
+        """`chunk_chars`, or less where the text is denser than `chunk_tokens` allows. A text of
+        no more characters than `chunk_tokens` is not counted: a token is at least a character
+        in practice."""
+        cfg = self.deps.config
+        if len(text) <= cfg.chunk_tokens:
+            return cfg.chunk_chars
+        counted = await self.deps.estimator.count(self.translator, text)
+        return chars_for_tokens(
+            len(text), counted.tokens, max_tokens=cfg.chunk_tokens, max_chars=cfg.chunk_chars
+        )
 
     # --- upstream ----------------------------------------------------------------------
 
@@ -344,13 +362,17 @@ class LanguageRun:
         return file.merged(done, self.lang, req.file.filename)
 
     def _usage(self) -> UsageV1:
-        calls = self.calls
+        calls, held = self.calls, self.ctx.estimate
         return UsageV1(
             prompt_tokens=sum(r.usage.prompt_tokens for r in calls),
             completion_tokens=sum(r.usage.completion_tokens for r in calls),
             total_tokens=sum(r.usage.total_tokens for r in calls),
             upstream_calls=sum(r.attempts + r.polls for r in calls),
             memory_hits=self.memory_hits,
+            source_chars=sum(len(text) for _, text in self.ctx.sources),
+            packed_calls_saved=self.packed_saved,
+            estimated_tokens=held.per_language if held else 0,
+            estimate=held.method if held else None,
         )
 
     def _timings(self) -> Timings:
@@ -405,7 +427,7 @@ class _BatchRun:
         """One packed call; False (and QA notes) if its markers did not come back."""
         reply = await self.run.call(batch.text, self._suggestion(batch.indices, True))
         parts = unpack(reply, batch)
-        self.run.packed_outcome(markers_kept=parts is not None)
+        self.run.packed_outcome(batch, markers_kept=parts is not None)
         if parts is not None:
             for k, part in zip(batch.indices, parts, strict=True):
                 self.out[k] = part

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from service.glossary.model import GlossaryDocument
 from service.l10n.compliance import Policy
@@ -19,7 +19,7 @@ from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.fairness import Candidate
 from service.pipeline.outcomes import OutboundEvent, Outcome
 from service.pipeline.states import JobState, TargetState
-from service.zai import FileObject, PendingTask, TranslateRequest, Translation
+from service.zai import FileObject, PendingTask, RetryPolicy, TranslateRequest, Translation
 
 # --- jobs ----------------------------------------------------------------------------------
 
@@ -192,6 +192,12 @@ class Translator(Protocol):
 
     async def delete_file(self, file_id: str) -> bool: ...
 
+    async def count_tokens(
+        self, text: str, *, retry: RetryPolicy | None = None, http_timeout: float | None = None
+    ) -> int:
+        """Z.ai's tokenizer: the tokens of `text` as one user message."""
+        ...
+
 
 class Tenants(Protocol):
     async def translator(self, tenant_id: str) -> Translator:
@@ -247,6 +253,62 @@ class GlossaryFiles(Protocol):
         ...
 
 
+# --- budgets -------------------------------------------------------------------------------
+
+
+#: How a token count before a call was made: Z.ai's tokenizer, or from characters.
+EstimateMethod = Literal["tokenizer", "characters"]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A job's reservation: tokens per target language, and how they were counted."""
+
+    per_language: int
+    method: EstimateMethod
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A tenant's monthly token budget now: `spent` is this month's usage ledger, `reserved`
+    what jobs admitted and not yet completed hold; `held` is the asking job's reservation."""
+
+    limit: int
+    spent: int
+    reserved: int
+    held: Held | None = None
+
+    @property
+    def remaining(self) -> int:
+        return self.limit - self.spent - self.reserved
+
+
+class Budgets(Protocol):
+    """Monthly token budgets per tenant. A reservation is released in the job's completion
+    transaction, the one that adds its usage to the ledger (JobStore.complete)."""
+
+    async def limit(self, tenant_id: str) -> int | None:
+        """The tenant's monthly budget in tokens; None: no budget (cached for a few seconds)."""
+        ...
+
+    async def standing(self, tenant_id: str, job_id: str) -> Standing | None:
+        """The budget's standing now, with this job's reservation; None without a budget."""
+        ...
+
+    async def reserve(
+        self,
+        tenant_id: str,
+        job_id: str,
+        per_language: int,
+        languages: int,
+        method: EstimateMethod,
+    ) -> tuple[bool, Standing | None]:
+        """Atomically (one tenant at a time): reserve `per_language * languages` tokens for the
+        job if what is left covers them. (True, standing after) when reserved, or held already,
+        or the tenant has no budget (standing None); (False, standing) when refused."""
+        ...
+
+
 # --- outbox --------------------------------------------------------------------------------
 
 
@@ -272,18 +334,22 @@ class Outbox(Protocol):
 __all__ = [
     "Accepted",
     "Arrival",
+    "Budgets",
     "ClaimedJob",
     "Completion",
     "DocLoader",
+    "EstimateMethod",
     "Glossaries",
     "GlossaryFiles",
     "GlossaryPin",
+    "Held",
     "JobState",
     "JobStore",
     "Memory",
     "Outbox",
     "PairKey",
     "PendingEvent",
+    "Standing",
     "Target",
     "Tenants",
     "Translator",

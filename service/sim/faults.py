@@ -19,6 +19,7 @@ class Route(StrEnum):
     files_upload = "files_upload"
     files_list = "files_list"
     files_delete = "files_delete"
+    tokenizer = "tokenizer"
 
 
 class Kind(StrEnum):

@@ -34,9 +34,11 @@ from service.sim.wire import (
     network_error,
     parse_agent_request,
     parse_async_result_request,
+    parse_tokenizer_request,
     pending_reply,
     sent_call,
     stream_chunks,
+    tokenizer_reply,
     translate_request,
     translation_reply,
 )
@@ -44,6 +46,7 @@ from service.sim.wire import (
 logger = logging.getLogger(__name__)
 
 FILES_PATH = "/api/paas/v4/files"
+TOKENIZER_PATH = "/api/paas/v4/tokenizer"
 
 
 # --- agents ----------------------------------------------------------------------------------
@@ -112,6 +115,21 @@ async def async_result(call: Call) -> Response:
     return json_response(reply)
 
 
+async def tokenizer(call: Call) -> Response:
+    """`POST /paas/v4/tokenizer`: a deterministic count of the messages' text."""
+    state = call.state
+    body = await read_json(call.request)
+    state.record("tokenizer", call.owner, body)
+    texts = parse_tokenizer_request(body)
+    rid = body.get("request_id")
+    request_id = rid if isinstance(rid, str) and rid else state.new_task_id()
+    created = int(state.clock.now())
+    task_id = state.new_task_id()
+    return json_response(
+        tokenizer_reply(texts, task_id=task_id, request_id=request_id, created=created)
+    )
+
+
 def _corruption(fault: Fault | None) -> Corruption:
     return Corruption(fault.name) if fault and fault.kind is Kind.content else Corruption.none
 
@@ -145,6 +163,7 @@ ZAI_ROUTES: dict[tuple[str, str], tuple[Route, Handler, bool]] = {
     ("POST", "/api/paas/v4/v1/agents/async-result"): (Route.async_result, async_result, True),
     ("POST", FILES_PATH): (Route.files_upload, files.upload, False),
     ("GET", FILES_PATH): (Route.files_list, files.list_files, False),
+    ("POST", TOKENIZER_PATH): (Route.tokenizer, tokenizer, False),
 }
 
 

@@ -109,6 +109,58 @@ def _check_strategy_config(config: object) -> None:
         )
 
 
+#: Models the tokenizer documents: Z.ai's (glm-4.6, glm-4.6v, glm-4.5) and bigmodel's.
+TOKENIZER_MODELS = frozenset(
+    "glm-4.6 glm-4.6v glm-4.5 glm-4-plus glm-4-0520 glm-4-long glm-4-air glm-4-flash".split()
+)
+_TOKENIZER_ROLES = frozenset(["system", "user", "assistant", "tool"])
+
+
+def parse_tokenizer_request(body: object) -> tuple[str, ...]:
+    """The message texts of a `POST /paas/v4/tokenizer` body: `model` (a documented one) and
+    `messages` (`{role, content}`, content a string or text parts), not only system or
+    assistant messages (Z.ai's rule)."""
+    if not isinstance(body, Mapping):
+        raise RequestError("Invalid API parameter, request body must be a JSON object", "1210")
+    if body.get("model") not in TOKENIZER_MODELS:
+        raise RequestError(f"model is invalid: {body.get('model')!r}")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("The messages parameter is illegal: a non-empty list is required")
+    texts: list[str] = []
+    for message in messages:
+        if not isinstance(message, Mapping) or message.get("role") not in _TOKENIZER_ROLES:
+            raise RequestError("The messages parameter is illegal: unknown role")
+        texts.append(_content_text(message.get("content")))
+    if all(m["role"] in ("system", "assistant") for m in messages):
+        raise RequestError("The messages parameter is illegal: only system or assistant messages")
+    return tuple(texts)
+
+
+def _content_text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(
+        isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        for p in content
+    ):
+        return "".join(p["text"] for p in content)
+    raise RequestError("The messages parameter is illegal: content must be text")
+
+
+def tokenizer_reply(
+    texts: Sequence[str], *, task_id: str, request_id: str, created: int
+) -> dict[str, Any]:
+    """The tokenizer's reply (Z.ai's docs): `usage.prompt_tokens` is the same deterministic
+    count the agent reports as its prompt tokens for these texts (`count_tokens`)."""
+    return {
+        "id": task_id,
+        "created": created,
+        "request_id": request_id,
+        "usage": {"prompt_tokens": sum(count_tokens(t) for t in texts)},
+    }
+
+
 @dataclass(frozen=True)
 class SentCall:
     """What an agents body asked for, as sent: its target language and its first text."""

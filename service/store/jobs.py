@@ -27,7 +27,7 @@ from service.pipeline.fairness import Candidate
 from service.pipeline.outcomes import OutboundEvent, Outcome, outcome_event, state_of
 from service.pipeline.ports import Accepted, Arrival, ClaimedJob, Completion, Target
 from service.pipeline.states import JobState, TargetState
-from service.store import glossaries
+from service.store import glossaries, usage
 from service.store.errors import store_call
 from service.store.group_commit import GroupCommit
 from service.store.outbox import outbox_row
@@ -205,7 +205,8 @@ class SqlJobStore:
     @store_call
     async def _complete_many(self, batch: Sequence[Completion]) -> list[bool]:
         """Core statements, a handful per batch: done where still held (RETURNING says which),
-        the fresh outcomes of languages still pending, every event into the outbox."""
+        the fresh outcomes of languages still pending, the usage ledger and the budget
+        reservations (service.store.usage), every event into the outbox."""
         now, held = utcnow(), set[str]()
         async with self._sessions() as session:
             s = await session.connection()
@@ -242,6 +243,7 @@ class SqlJobStore:
             ]
             if targets:
                 await s.execute(_SET_OUTCOME, targets)
+            await usage.record(s, mine, now)  # the ledger, from these very events
             events = [outbox_row(e, now) for c in mine for e in c.events]
             if events:
                 await s.execute(insert(OUTBOX), events)

@@ -5,11 +5,11 @@ Ids are strings so SQLite and PostgreSQL store them alike; times are timezone-aw
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from service.store.types import UTCDateTime
@@ -238,3 +238,55 @@ class TenantSettings(SQLModel, table=True):
     tenant_id: str = Field(primary_key=True, max_length=100)
     qa_glossary_policy: str | None = Field(default=None, max_length=16)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UsageLedger(SQLModel, table=True):
+    """What a tenant's completed translations used, per UTC day and language pair.
+
+    Added to in the completion transaction of each job, from the very event bodies that
+    transaction puts in the outbox (service/store/usage.py): it cannot drift from the events
+    nor count a job twice. Token columns are 64-bit: a month of a busy tenant adds up.
+    """
+
+    __tablename__ = "usage_ledger"
+
+    tenant_id: str = Field(primary_key=True, max_length=100)
+    day: date = Field(primary_key=True)
+    source_lang: str = Field(primary_key=True, max_length=16)
+    target_lang: str = Field(primary_key=True, max_length=16)
+    translations: int = Field(default=0, sa_type=BigInteger)  # completed (request, language)
+    upstream_calls: int = Field(default=0, sa_type=BigInteger)
+    prompt_tokens: int = Field(default=0, sa_type=BigInteger)
+    completion_tokens: int = Field(default=0, sa_type=BigInteger)
+    total_tokens: int = Field(default=0, sa_type=BigInteger)
+    source_chars: int = Field(default=0, sa_type=BigInteger)
+    memory_hits: int = Field(default=0, sa_type=BigInteger)
+    packed_calls_saved: int = Field(default=0, sa_type=BigInteger)
+    estimated_tokens: int = Field(default=0, sa_type=BigInteger)
+    character_estimates: int = Field(default=0, sa_type=BigInteger)  # of those translations
+
+
+class TenantBudget(SQLModel, table=True):
+    """A tenant's monthly token budget (calendar month, UTC), set by an admin. No row: none.
+
+    Its row is also the lock that makes reservations of one tenant one at a time."""
+
+    __tablename__ = "tenant_budget"
+
+    tenant_id: str = Field(primary_key=True, max_length=100)
+    monthly_tokens: int = Field(sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BudgetReservation(SQLModel, table=True):
+    """Tokens a job admitted under its tenant's budget holds until its completion, which
+    deletes the row in the same transaction that adds the job's usage to the ledger."""
+
+    __tablename__ = "budget_reservation"
+
+    job_id: str = Field(primary_key=True, max_length=36)
+    tenant_id: str = Field(index=True, max_length=100)
+    tokens: int = Field(sa_type=BigInteger)
+    per_language: int = Field(sa_type=BigInteger)
+    method: str = Field(max_length=16)  # tokenizer | characters
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from service import bootstrap
 from service.config import Settings
 from service.kafka.topics import ensure_topics, topic_specs
+from service.pipeline import budget
 from service.store.errors import is_unavailable
 from service.store.migrate import upgrade
 from service.store.outbox import SqlOutbox
@@ -49,6 +50,7 @@ class WorkerService:
         intake = asyncio.create_task(_supervised("intake", self.intake.run, stop_intake))
         housekeeping = asyncio.create_task(self._housekeeping())
         gauges = asyncio.create_task(self._report_gauges())
+        budget_gauges = asyncio.create_task(self._budget_gauges(s.budget_metrics_interval))
         executor = asyncio.create_task(_supervised("executor", self.executor.run, stop_exec))
         logger.info("worker started", extra={"owner": self.owner, "simulator": s.uses_simulator})
         try:
@@ -56,6 +58,7 @@ class WorkerService:
         finally:
             housekeeping.cancel()
             gauges.cancel()
+            budget_gauges.cancel()
             stop_intake.set()
             await asyncio.gather(intake, return_exceptions=True)
             stop_exec.set()
@@ -104,6 +107,18 @@ class WorkerService:
                 logger.info("housekeeping", extra=removed)
             except Exception:
                 logger.warning("housekeeping failed; will retry", exc_info=True)
+            await asyncio.sleep(every)
+
+    async def _budget_gauges(self, every: float) -> None:
+        """Budget gauges of every tenant from the database: the month rolls over and other
+        workers' completions count even while this worker admits no job of a tenant."""
+        shown: set[str] = set()
+        while True:
+            try:
+                standings = await self.parts.budgets.overview()
+                shown = budget.refresh(self.metrics, standings, shown)
+            except Exception:
+                logger.warning("budget gauges not refreshed; will retry", exc_info=True)
             await asyncio.sleep(every)
 
     async def _report_gauges(self, every: float = 15.0) -> None:

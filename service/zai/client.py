@@ -30,6 +30,7 @@ from service.zai.errors import (
 )
 from service.zai.models import (
     AGENT_ID,
+    TOKENIZER_MODEL,
     UPLOAD_EXTENSIONS,
     FileObject,
     PendingTask,
@@ -45,6 +46,7 @@ from service.zai.replies import (
     parse_deleted,
     parse_file,
     parse_file_list,
+    parse_token_count,
 )
 from service.zai.retry import RetryPolicy, parse_retry_after
 
@@ -115,6 +117,7 @@ class ZaiClient:
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         account: str | None = None,
+        tokenizer_model: str = TOKENIZER_MODEL,
         on_attempt: AttemptObserver | None = None,
     ) -> None:
         """``api_key=None`` with ``account`` (a stable, non-secret id of the upstream account):
@@ -137,6 +140,7 @@ class ZaiClient:
         self._poll_max = poll_max
         self._sleep = sleep
         self._clock = clock
+        self.tokenizer_model = tokenizer_model
         self._on_attempt = on_attempt
         self._http = httpx.AsyncClient(
             auth=_BearerAuth(self._api_key) if self._api_key is not None else None,
@@ -262,6 +266,33 @@ class ZaiClient:
             return None
         return dataclasses.replace(result, async_id=result.async_id or async_id)
 
+    # --- tokens ------------------------------------------------------------------------------
+
+    async def count_tokens(
+        self, text: str, *, retry: RetryPolicy | None = None, http_timeout: float | None = None
+    ) -> int:
+        """Z.ai's count of `text` as one user message (`POST {paas}/tokenizer`, usage out).
+
+        Errors are classified and retried like every other call; `retry` and `http_timeout`
+        (seconds) override the client's for this call: an estimate is not worth a long wait.
+        """
+        if not text.strip():
+            raise ZaiInvalidRequest("text must not be empty")
+        rid = new_request_id()
+        url = f"{self.files_base_url}/tokenizer"
+        body = {
+            "model": self.tokenizer_model,
+            "messages": [{"role": "user", "content": text}],
+            "request_id": rid,
+        }
+        extra: dict[str, Any] = {} if http_timeout is None else {"timeout": http_timeout}
+
+        async def attempt(n: int, key: str) -> int:
+            reply = await self._exchange("POST", "tokenizer", url, rid, key, json=body, **extra)
+            return parse_token_count(reply)
+
+        return await self._with_retries("tokenizer", rid, attempt, retry)
+
     # --- files -------------------------------------------------------------------------------
 
     async def upload_file(
@@ -327,19 +358,23 @@ class ZaiClient:
     # --- plumbing ----------------------------------------------------------------------------
 
     async def _with_retries(
-        self, route: str, rid: str, attempt: Callable[[int, str], Awaitable[T]]
+        self,
+        route: str,
+        rid: str,
+        attempt: Callable[[int, str], Awaitable[T]],
+        policy: RetryPolicy | None = None,
     ) -> T:
         """Run ``attempt(n, key)`` until it succeeds or the policy gives up; a small loop on
         purpose (see service.zai.retry for why not tenacity). ``key`` is the Idempotency-Key of
         this logical call: the same for each of its retries, a new one for the next call."""
-        n, key = 0, new_request_id()
+        n, key, policy = 0, new_request_id(), policy or self._retry
         while True:
             n += 1
             try:
                 return await self._traced(route, rid, n, attempt(n, key))
             except ZaiError as err:
                 self._annotate(err, rid, n)
-                delay = self._retry.next_delay(err, n)
+                delay = policy.next_delay(err, n)
                 outcome = "retry" if delay is not None else "failed"
                 level = logging.INFO if delay is not None else logging.WARNING
                 self._log(route, rid, n, outcome, level, error=err, delay=delay)

@@ -9,6 +9,8 @@ from service.zai.errors import ZaiInvalidRequest
 from service.zai.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
 AGENT_ID = "general_translation"
+#: The tokenizer's default model: the first Z.ai documents for `POST /paas/v4/tokenizer`.
+TOKENIZER_MODEL = "glm-4.6"
 #: The formats Z.ai documents for purpose=agent uploads (zai-api.md §3); the tie-breaker between
 #: Z.ai and bigmodel, whose longer list includes csv and xls.
 UPLOAD_EXTENSIONS = frozenset(["pdf", "doc", "xlsx", "ppt", "txt", "jpg", "png"])

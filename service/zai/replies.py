@@ -130,6 +130,15 @@ def parse_usage(raw: object) -> Usage:
     )
 
 
+def parse_token_count(raw: object) -> int:
+    """A tokenizer reply: `usage.prompt_tokens`, the count of the messages sent."""
+    usage = _mapping(raw).get("usage")
+    count = usage.get("prompt_tokens") if isinstance(usage, Mapping) else None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ZaiMalformedResponse("Z.ai tokenizer reply has no usage.prompt_tokens.")
+    return count
+
+
 def parse_file(raw: object) -> FileObject:
     data = _mapping(raw)
     file_id = _str(data.get("id"))

@@ -51,6 +51,7 @@ ALERTS = {
     "ZaiL10nUpstream429Share",
     "ZaiL10nOutboxStale",
     "ZaiL10nWorkerNotReady",
+    "ZaiL10nTenantBudget",
 }
 SAMPLE_SUFFIXES = {
     "counter": ("_total", "_created"),

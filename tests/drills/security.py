@@ -74,7 +74,7 @@ def leaks(secret_values: list[str], sources: dict[str, str]) -> list[str]:
 class Audience(StrEnum):
     public = "public"  # health, metrics and API docs: no token
     tenant = "tenant"  # /v1/tenants/{tenant}/…: that tenant's tokens and admin tokens
-    admin = "admin"  # /v1/tokens…: admin tokens only
+    admin = "admin"  # /v1/tokens…, /v1/usage…: admin tokens only
     # /console…: a signed-in session cookie only. No bearer token opens it (the console's forms
     # rely on the cookie's SameSite and their CSRF value), so every token here is refused with
     # a redirect to sign-in. Signed-in isolation (another tenant's pages 404, CSRF on every
@@ -84,6 +84,11 @@ class Audience(StrEnum):
 
 PUBLIC = frozenset(
     ["/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz", "/readyz", "/metrics"]
+)
+# Under a tenant's path, but written by an admin only: the tenant reads its budget, an admin
+# sets it (docs/usage.md). The owner's token is refused with 403 there, another tenant's 404.
+ADMIN_WRITES = frozenset(
+    [("PUT", "/v1/tenants/{tenant}/budget"), ("DELETE", "/v1/tenants/{tenant}/budget")]
 )
 # The sign-in form itself: public, with its own checks (a wrong token 401, CSRF) in
 # tests/integration/console/test_console_http.py.
@@ -106,7 +111,7 @@ def audience(path: str) -> Audience:
         return Audience.public
     if path.startswith("/v1/tenants/{tenant}/"):
         return Audience.tenant
-    if path == "/v1/tokens" or path.startswith("/v1/tokens/"):
+    if path.startswith(("/v1/tokens", "/v1/usage")):
         return Audience.admin
     if path == "/console" or path.startswith("/console/"):
         return Audience.console
@@ -160,6 +165,7 @@ BODIES: dict[tuple[str, str], Callable[[int], dict[str, Any]]] = {
         "json": {"upsert": [{"term": f"term{n}", "translations": {"de": f"Begriff{n}"}}]}
     },
     ("PUT", "/v1/tenants/{tenant}/settings"): lambda n: {"json": {"qa_glossary_policy": "retry"}},
+    ("PUT", "/v1/tenants/{tenant}/budget"): lambda n: {"json": {"monthly_tokens": 10**9 + n}},
     # An own key again: the DELETE before it (same path, sorted first) removed the stored one.
     ("PUT", "/v1/tenants/{tenant}/connection"): lambda n: {
         "json": {"kind": "zai_key", "api_key": f"matrix.key-{n:05d}"}
@@ -225,6 +231,9 @@ def refusals(
                     continue
                 theirs = url(method, path, own[victim])
                 cases.append(Case(f"{who} on {victim}", method, theirs, bearer(token), kw, 404))
+                if (method, path) in ADMIN_WRITES:
+                    mine = url(method, path, own[attacker])
+                    cases.append(Case(f"{who} on its own", method, mine, bearer(token), kw, 403))
                 if "{glossary}" in path or "{request_id}" in path:
                     mixed = url(method, path, own[attacker], ids_of=own[victim])
                     cases.append(
@@ -254,7 +263,9 @@ def permitted(
         kw = body(method, path, 10_000 + n)
         if kind is Audience.tenant:
             mine = url(method, path, own["acme"])
-            cases.append(Case("acme's token on acme", method, mine, bearer(tokens["acme"][0]), kw))
+            if (method, path) not in ADMIN_WRITES:
+                owner = bearer(tokens["acme"][0])
+                cases.append(Case("acme's token on acme", method, mine, owner, kw))
             theirs = url(method, path, own["globex"])
             cases.append(Case("the admin token on globex", method, theirs, bearer(admin), kw))
         elif kind is Audience.admin:

@@ -141,7 +141,7 @@ async def test_security_drill(
 
 
 async def seed(drill: Drill, call: Call) -> dict[str, Resources]:
-    """Per tenant: a default glossary, a scratch one, its own Z.ai key, settings; then minted
+    """Per tenant: a default glossary, a scratch one, its own Z.ai key, a budget; then minted
     tokens (whose values are secrets too) and one more token for the matrix to revoke."""
     ids: dict[str, str] = {}
     for t in TENANTS:
@@ -161,6 +161,9 @@ async def seed(drill: Drill, call: Call) -> dict[str, Resources]:
         assert r.status_code == 201, r.text
         key = {"api_key": drill.stored_keys[t]}
         r = await call("seed", "PUT", f"/v1/tenants/{t}/credentials/zai", json=key, headers=auth)
+        assert r.status_code == 200, r.text
+        budget, admin = {"monthly_tokens": 10**9}, bearer(drill.admin)
+        r = await call("seed", "PUT", f"/v1/tenants/{t}/budget", json=budget, headers=admin)
         assert r.status_code == 200, r.text
     minted: dict[str, str] = {}
     for name, tenant in (("ci-acme", "acme"), ("ci-globex", "globex"), ("doomed", "acme")):
@@ -251,6 +254,7 @@ async def snapshot(drill: Drill, call: Call) -> list[Any]:
         paths += [f"{base}/glossaries", f"{base}/glossaries/product", f"{base}/settings"]
         paths += [f"{base}/credentials/zai", f"{base}/connection", f"{base}/jobs/{t}-0"]
         paths += [f"{base}/glossaries/product/versions/1/entries"]
+        paths += [f"{base}/budget", f"{base}/usage?group_by=pair"]
     admin = bearer(drill.admin)
     return [(p, (await call("snapshot", "GET", p, headers=admin)).json()) for p in paths]
 

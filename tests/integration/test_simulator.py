@@ -184,6 +184,8 @@ def test_counters_hash_keys_and_count_every_route(sim: SimulatorHandle, http: ht
     http.post(
         "/api/v1/agents/async-result", json={"agent_id": "general_translation", "async_id": "x"}
     )
+    tokenize = {"model": "glm-4.6", "messages": [{"role": "user", "content": "x"}]}
+    http.post("/api/paas/v4/tokenizer", json=tokenize)
     counters = sim.counters()
     assert counters["calls"] == {
         "agents": 1,
@@ -191,11 +193,12 @@ def test_counters_hash_keys_and_count_every_route(sim: SimulatorHandle, http: ht
         "files_upload": 1,
         "files_list": 1,
         "files_delete": 1,
+        "tokenizer": 1,
     }
-    assert counters["by_key"] == {hashlib.sha256(KEY.encode()).hexdigest()[:12]: 5}
+    assert counters["by_key"] == {hashlib.sha256(KEY.encode()).hexdigest()[:12]: 6}
     assert KEY not in json.dumps(counters)
     assert (counters["uploads"], counters["deletes"], counters["files"]) == (1, 1, 0)
-    assert counters["status"] == {"200": 4, "404": 1}
+    assert counters["status"] == {"200": 5, "404": 1}
 
 
 # --- faults ---
@@ -670,3 +673,45 @@ def test_a_client_gone_mid_request_is_no_error(
     assert translate(http).status_code == 200
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
+
+
+def test_tokenizer_counts_deterministically_like_the_agents_prompt_tokens(
+    sim: SimulatorHandle, http: httpx.Client
+) -> None:
+    body = {"model": "glm-4.6", "messages": [{"role": "user", "content": "Open the valve"}]}
+    first = http.post("/api/paas/v4/tokenizer", json={**body, "request_id": "count-1"})
+    assert first.status_code == 200, first.text
+    reply = first.json()
+    assert reply["usage"] == {"prompt_tokens": 4}  # ceil(14 / 4), as the agent counts it
+    assert reply["request_id"] == "count-1" and reply["id"] and reply["created"] > 0
+    assert http.post("/api/paas/v4/tokenizer", json=body).json()["usage"]["prompt_tokens"] == 4
+    parts = {"role": "user", "content": [{"type": "text", "text": "Open the valve"}]}
+    system = {"role": "system", "content": "Be brief"}
+    two = http.post("/api/paas/v4/tokenizer", json={**body, "messages": [system, parts]})
+    assert two.json()["usage"]["prompt_tokens"] == 2 + 4
+    prompt = translate(http).json()["usage"]["prompt_tokens"]
+    assert prompt == 4
+    assert sim.counters()["calls"]["tokenizer"] == 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]},
+        {"model": "glm-4.6", "messages": []},
+        {"model": "glm-4.6", "messages": [{"role": "system", "content": "only system"}]},
+        {"model": "glm-4.6", "messages": [{"role": "user", "content": {"text": "x"}}]},
+    ],
+)
+def test_tokenizer_rejects_what_zai_documents_as_invalid(
+    http: httpx.Client, body: dict[str, Any]
+) -> None:
+    reply = http.post("/api/paas/v4/tokenizer", json=body)
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "1214"
+
+
+def test_tokenizer_faults(sim: SimulatorHandle, http: httpx.Client) -> None:
+    sim.script("tokenizer", ["500", "ok"])
+    body = {"model": "glm-4.6", "messages": [{"role": "user", "content": "x"}]}
+    assert http.post("/api/paas/v4/tokenizer", json=body).status_code == 500
+    assert http.post("/api/paas/v4/tokenizer", json=body).status_code == 200

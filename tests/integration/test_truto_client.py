@@ -85,6 +85,15 @@ async def test_glossary_upload_and_translation_through_the_proxy(
     assert_no_zai_key_sent(truto)
 
 
+async def test_tokens_are_counted_through_the_proxy(
+    truto: TrutoSimHandle, sim: SimulatorHandle, make: MakeClient
+) -> None:
+    assert await make().count_tokens("Check the valve") == 4  # ceil(15 / 4)
+    assert truto.counters()["forwarded"] == {"paas_tokenizer": 1}
+    assert sim.counters()["by_key"] == {key_hash(ZAI_KEY): 1}
+    assert_no_zai_key_sent(truto)
+
+
 @pytest.mark.parametrize("field", ["message", "messages"])
 async def test_async_results_are_polled_through_the_proxy(
     truto: TrutoSimHandle, sim: SimulatorHandle, make: MakeClient, field: str

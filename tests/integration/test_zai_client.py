@@ -382,3 +382,12 @@ async def test_concurrency_limit_per_key(sim: SimulatorHandle, make_client: Make
     started = time.monotonic()
     await asyncio.gather(*(c.translate(REQUEST) for c in [a, b] * 3))
     assert time.monotonic() - started >= 0.3  # 6 calls, 2 at a time, 100 ms each
+
+
+async def test_count_tokens_against_the_simulator(sim: SimulatorHandle) -> None:
+    async with ZaiClient(
+        "k.s", agents_base_url=sim.agents_base, files_base_url=sim.files_base
+    ) as client:
+        assert await client.count_tokens("Your invoice is ready") == 6  # ceil(21 / 4)
+    (sent,) = sim.requests("tokenizer")
+    assert sent["body"]["model"] == "glm-4.6"

@@ -24,17 +24,19 @@ class Operation(StrEnum):
     upload = "upload"
     list_files = "list_files"
     delete_file = "delete_file"
+    tokenizer = "tokenizer"
 
 
-#: The tool of Truto's Z.ai integration for each operation. The first three are among the 14
-#: tools Truto lists for Z.ai; list and delete are not (Z.ai documents neither), so through the
-#: proxy the upload cache cannot evict (docs/truto.md).
+#: The tool of Truto's Z.ai integration for each operation. The first three and the tokenizer
+#: are among the 14 tools Truto lists for Z.ai; list and delete are not (Z.ai documents
+#: neither), so through the proxy the upload cache cannot evict (docs/truto.md).
 TOOL_NAMES: Mapping[Operation, str] = {
     Operation.agents: "create_a_z_ai_agent",
     Operation.async_result: "create_a_z_ai_agents_async_result",
     Operation.upload: "create_a_z_ai_paas_file",
     Operation.list_files: "list_all_z_ai_paas_files",
     Operation.delete_file: "delete_a_z_ai_paas_file",
+    Operation.tokenizer: "create_a_z_ai_paas_tokenizer",
 }
 
 #: The proxy method an operation implies when TRUTO_RESOURCES names only a resource.
@@ -44,6 +46,7 @@ DEFAULT_METHODS: Mapping[Operation, str] = {
     Operation.upload: "create",
     Operation.list_files: "list",
     Operation.delete_file: "delete",
+    Operation.tokenizer: "create",
 }
 
 _VERBS = {"create": "POST", "list": "GET", "get": "GET", "update": "PATCH", "delete": "DELETE"}
@@ -76,6 +79,8 @@ def operation_of(request: httpx.Request) -> tuple[Operation, str | None]:
         return Operation.async_result, None
     if method == "POST" and path.endswith("/agents"):
         return Operation.agents, None
+    if method == "POST" and path.endswith("/tokenizer"):
+        return Operation.tokenizer, None
     if path.endswith("/files"):
         if method == "POST":
             return Operation.upload, None

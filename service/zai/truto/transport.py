@@ -11,6 +11,7 @@ decides as it does for Z.ai itself.
     POST …/agents/async-result  ->  POST {truto}/proxy/{async result}?integrated_account_id=…
     POST …/files (multipart)    ->  POST {truto}/proxy/{files}?…&truto_body_passthrough=true
     DELETE …/files/{id}         ->  DELETE {truto}/proxy/{files}/{id}?…  (only if offered)
+    POST …/tokenizer            ->  POST {truto}/proxy/{tokenizer}?integrated_account_id=…
 
 Headers kept: Content-Type (with the multipart boundary), Accept, Accept-Language, X-Request-Id,
 Idempotency-Key (one per logical call, the same on its retries). Authorization becomes the

@@ -55,6 +55,14 @@ GLOSSARY_CONTENT = {
     "PUT /v1/tenants/{tenant}/glossaries/{glossary}",
     "PATCH /v1/tenants/{tenant}/glossaries/{glossary}/entries",
 }
+# A period is two valid days, but `from` after `to` or more than 366 days apart is a documented
+# 422 (docs/usage.md): a rule between two parameters, which the schema cannot state.
+PERIODS = {
+    "GET /v1/tenants/{tenant}/usage",
+    "GET /v1/tenants/{tenant}/usage/export",
+    "GET /v1/usage",
+    "GET /v1/usage/export",
+}
 # `{"kind": "zai_key"}` without `api_key` means "the stored key": valid by the schema, a
 # documented 422 while no key is stored (which the run changes as it goes).
 STATEFUL_BODY = {"PUT /v1/tenants/{tenant}/connection"}
@@ -70,6 +78,8 @@ MUST_SUCCEED = {
     "GET /v1/tenants/{tenant}/glossaries/{glossary}/versions/{version}/entries",
     "PUT /v1/tenants/{tenant}/credentials/zai",
     "POST /v1/tokens",
+    "GET /v1/tenants/{tenant}/usage",
+    "PUT /v1/tenants/{tenant}/budget",
 }
 
 
@@ -136,7 +146,7 @@ def _schema(
                     # A schema-valid body can still break glossary rules the JSON Schema cannot
                     # state (a parseable CSV/TSV/XLSX/TBX file, BCP 47 codes, unique terms, entry
                     # size in UTF-8 bytes): those answer a documented 422, not a 2xx.
-                    "include-name": list(GLOSSARY_CONTENT | STATEFUL_BODY),
+                    "include-name": list(GLOSSARY_CONTENT | STATEFUL_BODY | PERIODS),
                     "checks": {"positive_data_acceptance": {"enabled": False}},
                 }
             ],

@@ -26,6 +26,7 @@ from service.l10n.compliance import Policy
 from service.metrics import Metrics
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.durable import Durable
+from service.pipeline.estimate import TokenEstimator
 from service.pipeline.fairness import Candidate
 from service.pipeline.language_run import RunConfig, RunDeps
 from service.pipeline.outcomes import OutboundEvent, Outcome, state_of
@@ -35,13 +36,16 @@ from service.pipeline.ports import (
     ClaimedJob,
     Completion,
     DocLoader,
+    EstimateMethod,
     GlossaryPin,
+    Held,
     PairKey,
+    Standing,
     Target,
     Translator,
 )
 from service.pipeline.states import JobState, TargetState
-from service.sim.translate import fake_translate
+from service.sim.translate import count_tokens, fake_translate
 from service.zai import ZaiClient
 from service.zai.retry import RetryPolicy
 
@@ -83,6 +87,7 @@ class FakeJobStore:
         self.outbox: list[OutboundEvent] = []
         self.saved_async_ids: list[tuple[str, str, str]] = []
         self.glossary_for: dict[str, tuple[str, int]] = {}  # tenant -> pinned at accept
+        self.budgets: FakeBudgets | None = None  # settled in `complete`, as the SQL store does
 
     def add(self, request: TranslationRequestV1, **fields: Any) -> str:
         job = _Job(str(uuid.uuid4()), request, **fields)
@@ -185,6 +190,8 @@ class FakeJobStore:
                 job.targets[lang] = Target(lang, state, dict(body), old.async_ids)
         self.outbox.extend(completion.events)
         job.state, job.owner = JobState.done, None
+        if self.budgets is not None:
+            self.budgets.settle(job.request.tenant_id, completion)
         return True
 
     def outcomes(self, request_id: str) -> dict[str, dict[str, Any]]:
@@ -221,6 +228,56 @@ class FakeJobStore:
             trace=job.trace,
             owner=job.owner or "",
         )
+
+
+class FakeBudgets:
+    """Budgets in memory: `settle` is what the completion transaction does (release the job's
+    reservation, add its completed events' tokens to the tenant's spending)."""
+
+    def __init__(self, outage: Outage | None = None) -> None:
+        self.outage = outage or Outage()
+        self.limits: dict[str, int] = {}
+        self.spent: dict[str, int] = defaultdict(int)
+        self.held: dict[str, tuple[str, int, Held]] = {}  # job -> (tenant, tokens, per language)
+        self.reservations = 0
+
+    async def limit(self, tenant_id: str) -> int | None:
+        self.outage.check()
+        return self.limits.get(tenant_id)
+
+    async def standing(self, tenant_id: str, job_id: str) -> Standing | None:
+        self.outage.check()
+        if tenant_id not in self.limits:
+            return None
+        held = self.held.get(job_id)
+        reserved = sum(t for tenant, t, _ in self.held.values() if tenant == tenant_id)
+        return Standing(
+            self.limits[tenant_id], self.spent[tenant_id], reserved, held[2] if held else None
+        )
+
+    async def reserve(
+        self,
+        tenant_id: str,
+        job_id: str,
+        per_language: int,
+        languages: int,
+        method: EstimateMethod,
+    ) -> tuple[bool, Standing | None]:
+        before = await self.standing(tenant_id, job_id)
+        if before is None or before.held is not None:
+            return True, before
+        tokens = per_language * languages
+        if before.remaining < tokens:
+            return False, before
+        self.held[job_id] = (tenant_id, tokens, Held(per_language, method))
+        self.reservations += 1
+        return True, await self.standing(tenant_id, job_id)
+
+    def settle(self, tenant_id: str, completion: Completion) -> None:
+        self.held.pop(completion.job_id, None)
+        for event in completion.events:
+            if event.payload["type"] == "translation.completed":
+                self.spent[tenant_id] += event.payload["usage"]["total_tokens"]
 
 
 class FakeMemory:
@@ -319,6 +376,8 @@ class ScriptedZai:
     polls: int = 0
     uploads: int = 0
     failed_at: dict[str, float] = field(default_factory=dict)  # first fault served, per language
+    tokenizer_down: bool = False  # the tokenizer answers 503
+    counted: list[str] = field(default_factory=list)  # texts sent to the tokenizer
     _tasks: dict[str, str] = field(default_factory=dict)
 
     def calls_for(self, lang: str) -> list[str]:
@@ -329,6 +388,12 @@ class ScriptedZai:
         if path.endswith("/files") and request.method == "POST":
             self.uploads += 1
             return httpx.Response(200, json={"id": f"file-{self.uploads}", "bytes": 1})
+        if path.endswith("/tokenizer"):
+            content = json.loads(request.content)["messages"][0]["content"]
+            self.counted.append(content)
+            if self.tokenizer_down:
+                return zai_error(503, "503", "unavailable")
+            return httpx.Response(200, json={"usage": {"prompt_tokens": count_tokens(content)}})
         if path.endswith("/agents/async-result"):
             self.polls += 1
             body = json.loads(request.content)
@@ -409,6 +474,7 @@ class Rig:
     files: FakeGlossaryFiles
     metrics: Metrics
     deps: RunDeps
+    budgets: FakeBudgets
     waits: list[float] = field(default_factory=list)
 
 
@@ -421,7 +487,8 @@ def rig(zai: ScriptedZai | None = None, **config: Any) -> Rig:
         waits.append(seconds)
         await asyncio.sleep(0.001)
 
-    store, memory = FakeJobStore(outage), FakeMemory(outage)
+    store, memory, budgets = FakeJobStore(outage), FakeMemory(outage), FakeBudgets(outage)
+    store.budgets = budgets
     tenants, files, metrics = FakeTenants(zai.client()), FakeGlossaryFiles(), Metrics()
     deps = RunDeps(
         store=store,
@@ -430,8 +497,12 @@ def rig(zai: ScriptedZai | None = None, **config: Any) -> Rig:
         metrics=metrics,
         durable=Durable(sleep=sleep),
         config=RunConfig(**config),
+        estimator=TokenEstimator(on_estimate=lambda m: metrics.token_estimates.labels(m).inc()),
     )
-    return Rig(zai, outage, store, memory, tenants, FakeGlossaries(), files, metrics, deps, waits)
+    glossaries = FakeGlossaries()
+    return Rig(
+        zai, outage, store, memory, tenants, glossaries, files, metrics, deps, budgets, waits
+    )
 
 
 def request(rid: str = "r1", **fields: Any) -> TranslationRequestV1:

@@ -198,3 +198,34 @@ async def test_a_database_outage_during_the_run_waits_and_keeps_the_paid_result(
     assert len(r.zai.calls_for("de")) == 1  # not translated (and billed) again
     assert r.outage.refused >= 1 and r.waits  # the memory write waited for the database
     assert r.memory.entries  # and was written once it was back
+
+
+async def test_usage_counts_source_characters_and_the_calls_packing_saved() -> None:
+    r = rig()
+    out = await run(r, job_of(r, request(text=None, segments=segments(8))))
+    usage = out["usage"]
+    assert len(r.zai.calls_for("de")) == 1  # eight segments in one packed call
+    assert usage["packed_calls_saved"] == 7
+    assert usage["source_chars"] == sum(len(s["text"]) for s in segments(8))
+    assert (usage["estimated_tokens"], usage["estimate"]) == (0, None)  # no budget check
+
+
+async def test_a_dense_long_text_is_split_by_tokens_not_characters() -> None:
+    # 1,200 characters: one call at 3,000 characters a chunk; but the tokenizer (4 characters
+    # a token in the fake) counts 300 tokens, over a limit of 100: chunks of 400 characters.
+    text = "\n".join(f"Paragraph {i:02d}: " + "x" * 86 for i in range(12))
+    r = rig(chunk_chars=3000, chunk_tokens=100)
+    out = await run(r, job_of(r, request(text=text)))
+    assert out["type"] == "translation.completed"
+    calls = r.zai.calls_for("de")
+    assert len(calls) == 4 and all(len(c) <= 400 for c in calls)
+    assert r.zai.counted == [text]
+
+
+async def test_without_the_tokenizer_a_long_text_is_split_by_a_character_estimate() -> None:
+    text = "\n".join(f"Paragraph {i:02d}: " + "x" * 86 for i in range(12))
+    r = rig(ScriptedZai(tokenizer_down=True), chunk_chars=3000, chunk_tokens=100)
+    out = await run(r, job_of(r, request(text=text)))
+    assert out["type"] == "translation.completed"  # the outage failed nothing
+    # 1,200 characters at 3 a token is 400 tokens: chunks of 300 characters at most.
+    assert all(len(c) <= 300 for c in r.zai.calls_for("de"))

@@ -1,7 +1,7 @@
 """trace context: a job keeps its request's W3C trace context across the database hop
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007 (the usage ledger; 0007 was reserved for it)
 Create Date: 2026-12-06 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
