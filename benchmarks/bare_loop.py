@@ -5,6 +5,9 @@
 It does the least a translation service must: read a request, call the agent, publish the
 reply; with the same in-flight limit as the worker and nothing else (no durability, no checks,
 no memory). Runs until SIGTERM. The benchmark reads its CPU time from /proc like the worker's.
+
+It uses the worker's own HTTP stack and event loop (httpx over `AiohttpTransport`, uvloop), so
+the ratio measures what the service adds, not which HTTP library each side happens to use.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import signal
 import sys
 
 import httpx
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from service.zai.transport import AiohttpTransport
 
 
 async def main(bootstrap: str, requests: str, results: str, agents: str, in_flight: int) -> None:
@@ -29,7 +35,8 @@ async def main(bootstrap: str, requests: str, results: str, agents: str, in_flig
     await producer.start()
     gate = asyncio.Semaphore(in_flight)
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+    transport = AiohttpTransport(limits)
+    async with httpx.AsyncClient(transport=transport, timeout=120) as http:
 
         async def handle(value: bytes) -> None:
             try:
@@ -68,4 +75,4 @@ AUTH = {"Authorization": "Bearer simulator.local-key"}
 
 if __name__ == "__main__":
     bootstrap, requests_topic, results_topic, agents_url, limit = sys.argv[1:6]
-    asyncio.run(main(bootstrap, requests_topic, results_topic, agents_url, int(limit)))
+    uvloop.run(main(bootstrap, requests_topic, results_topic, agents_url, int(limit)))

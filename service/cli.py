@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+import uvloop
 
 from service.config import get_settings
 from service.logs import configure_logging
@@ -36,7 +37,8 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         await WorkerService(settings).run(stop)
 
-    asyncio.run(main())
+    # uvloop: a quarter less CPU per job than asyncio's loop (docs/benchmarks.md).
+    uvloop.run(main())
 
 
 @app.command()

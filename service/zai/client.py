@@ -44,6 +44,7 @@ from service.zai.replies import (
     parse_file_list,
 )
 from service.zai.retry import RetryPolicy, parse_retry_after
+from service.zai.transport import AiohttpTransport
 
 logger = logging.getLogger(__name__)
 
@@ -122,16 +123,17 @@ class ZaiClient:
         self._poll_max = poll_max
         self._sleep = sleep
         self._clock = clock
+        limits = httpx.Limits(
+            max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+        )
         self._http = httpx.AsyncClient(
             auth=_BearerAuth(self._api_key),
             headers={"Accept": "application/json", "Accept-Language": "en-US,en"},
             timeout=httpx.Timeout(
                 connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
             ),
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
-            transport=transport,
+            # aiohttp on the wire unless a test passes its own (see service.zai.transport).
+            transport=transport or AiohttpTransport(limits),
         )
 
     def __repr__(self) -> str:
