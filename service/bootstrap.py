@@ -32,6 +32,7 @@ from service.pipeline.durable import Durable
 from service.pipeline.executor import Executor, ExecutorConfig
 from service.pipeline.intake import Intake, IntakeConfig
 from service.pipeline.language_run import RunConfig, RunDeps
+from service.pipeline.ports import Accepted
 from service.store.db import create_engine, session_factory
 from service.store.glossaries import SqlGlossaries
 from service.store.glossary_files import UploadCache
@@ -172,7 +173,9 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
     engine = build_engine(s)
     sessions = build_sessions(engine)
     metrics = metrics or Metrics()
-    store, relay, pool = SqlJobStore(sessions), outbox_relay(s, sessions), tenants(s, sessions)
+    relay, pool = outbox_relay(s, sessions), tenants(s, sessions)
+    # Completions hand their events to this worker's relay: no query to find them.
+    store = SqlJobStore(sessions, handoff=relay)
     files = UploadCache(
         sessions, owner=owner, policy=CachePolicy(), on_upload=metrics.glossary_uploads.inc
     )
@@ -188,9 +191,7 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
             call_concurrency=s.translation_call_concurrency,
         ),
     )
-    executor = Executor(
-        deps, pool, SqlGlossaries(sessions), _executor_config(s, owner), on_outbox=relay.kick
-    )
+    executor = Executor(deps, pool, SqlGlossaries(sessions), _executor_config(s, owner))
     intake = Intake(store, metrics, _intake_config(s))
     consumer = KafkaIntake(
         lambda: request_consumer(s),
@@ -198,7 +199,7 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
         intake,
         metrics,
         batch_size=s.worker_batch_size,
-        on_accepted=_both(executor.wake, relay.kick),
+        on_accepted=_accepted(executor.wake, relay.kick),
     )
     return WorkerParts(
         owner, engine, sessions, metrics, pool, relay, executor, consumer, lambda: kafka_admin(s)
@@ -227,9 +228,12 @@ def _intake_config(s: Settings) -> IntakeConfig:
     )
 
 
-def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
-    def call() -> None:
-        first()
-        second()
+def _accepted(wake: Callable[[], None], kick: Callable[[], None]) -> Callable[[Accepted], None]:
+    """New jobs wake the executor; dead letters and republished results need the relay."""
+
+    def call(accepted: Accepted) -> None:
+        wake()
+        if accepted.events:
+            kick()
 
     return call

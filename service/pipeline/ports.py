@@ -71,6 +71,12 @@ class Accepted:
     created: int = 0
     duplicates: int = 0
     republished: int = 0
+    dead_lettered: int = 0
+
+    @property
+    def events(self) -> int:
+        """Rows the batch put in the outbox (dead letters, republished results)."""
+        return self.republished + self.dead_lettered
 
 
 @dataclass(frozen=True)
