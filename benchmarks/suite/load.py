@@ -77,11 +77,12 @@ class Drain:
 
 def steady_rate(finished: Sequence[float]) -> float:
     """Results per second between the 10th and the 90th percentile of completions: the rate
-    once the pipeline is full, without the ramp-up and the tail."""
+    once the pipeline is full, without the ramp-up and the tail. With fewer than 10 results,
+    the rate between the first and the last."""
     n = len(finished)
-    lo, hi = int(n * 0.1), max(int(n * 0.9) - 1, int(n * 0.1) + 1)
-    if n < 10 or finished[hi] <= finished[lo]:
-        return n / max(finished[-1] - finished[0], 1e-3)
+    lo, hi = (int(n * 0.1), int(n * 0.9) - 1) if n >= 10 else (0, n - 1)
+    if hi <= lo or finished[hi] <= finished[lo]:
+        return float("nan")
     return (hi - lo) / (finished[hi] - finished[lo])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,7 +24,8 @@ from rich.table import Table
 from benchmarks.suite.infra import ROOT
 
 RESULTS = ROOT / "benchmarks" / "results"
-console = Console()
+# Wide enough for the tables when the output is a log file, not a terminal.
+console = Console(width=max(140, shutil.get_terminal_size().columns))
 
 
 @dataclass
