@@ -249,6 +249,7 @@ class Worker:
     def __init__(self, stack: Stack, **env: str) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="zai-bench-worker-")
         self.log = Path(self._dir.name) / "worker.log"
+        env.setdefault("LOG_LEVEL", "INFO")  # the service's default, its log lines included
         self.process = WorkerProcess(stack, self.log, **env)
 
     @property
