@@ -26,7 +26,7 @@ from service.pipeline.outcomes import OutboundEvent, Outcome, outcome_event, sta
 from service.pipeline.ports import Accepted, Arrival, ClaimedJob, Completion, PendingEvent, Target
 from service.pipeline.states import JobState, TargetState
 from service.store import glossaries
-from service.store.db import engine_of
+from service.store.db import engine_of, reader
 from service.store.errors import store_call
 from service.store.group_commit import GroupCommit
 from service.store.outbox import Handoff, claimed_rows, outbox_row
@@ -55,6 +55,7 @@ class SqlJobStore:
     ) -> None:
         self._sessions = sessions
         self._engine = engine_of(sessions)
+        self._reader = reader(self._engine)
         self._handoff = handoff
         self._completions = GroupCommit(self._complete_many)
 
@@ -94,7 +95,7 @@ class SqlJobStore:
     @store_call
     async def backlog(self) -> int:
         active = JOB.c.state.in_([JobState.queued, JobState.running])
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return int((await conn.execute(select(func.count()).where(active))).scalar_one())
 
     @store_call
@@ -105,7 +106,7 @@ class SqlJobStore:
             .order_by(JOB.c.created_at)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return [Candidate(job_id, tenant) for job_id, tenant in await conn.execute(query)]
 
     @store_call
