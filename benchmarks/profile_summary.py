@@ -1,6 +1,6 @@
 """Where a py-spy profile spends its time: top functions by own and total samples.
 
-    .venv/bin/python benchmarks/profile_summary.py PROFILE.txt [--top 25]
+    .venv/bin/python benchmarks/profile_summary.py PROFILE.txt[.gz] [--top 25]
 
 Reads py-spy's raw (collapsed) format: `frame;frame;...;frame COUNT` per line.
 """
@@ -8,6 +8,7 @@ Reads py-spy's raw (collapsed) format: `frame;frame;...;frame COUNT` per line.
 from __future__ import annotations
 
 import argparse
+import gzip
 import re
 from collections import Counter
 from pathlib import Path
@@ -84,7 +85,9 @@ def main() -> None:
     p.add_argument("profile", type=Path)
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args()
-    print(summarise(args.profile.read_text(), args.top))
+    raw = args.profile.read_bytes()
+    text = gzip.decompress(raw) if args.profile.suffix == ".gz" else raw
+    print(summarise(text.decode(), args.top))
 
 
 if __name__ == "__main__":

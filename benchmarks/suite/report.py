@@ -103,12 +103,13 @@ def write(result: Result, info: dict[str, Any], directory: Path = RESULTS) -> li
 
 def markdown(result: Result, info: dict[str, Any], png: Path | None) -> str:
     head = list(result.rows[0]) if result.rows else []
-    load = ", ".join(str(x) for x in info["load_average_before"])
+    before = ", ".join(str(x) for x in info["load_average_before"])
+    after = ", ".join(str(x) for x in info["load_average_after"])
     lines = [
         f"### {result.scenario} ({info['database']}, {info['date']})",
         "",
-        f"`{info['command']}` at {info['commit']}; load average before: {load} "
-        f"on {info['cpus']} CPUs; {info['minutes']} min.",
+        f"`{info['command']}` at {info['commit']}, {info['minutes']} min; load average "
+        f"{before} before and {after} after, on {info['cpus']} CPUs.",
         "",
         "| " + " | ".join(head) + " |",
         "| " + " | ".join("---" for _ in head) + " |",
