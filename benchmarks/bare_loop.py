@@ -1,10 +1,15 @@
 """The baseline of the overhead scenario: a bare aiokafka → httpx → aiokafka loop, no database.
 
-    python benchmarks/bare_loop.py BOOTSTRAP REQUESTS_TOPIC RESULTS_TOPIC AGENTS_URL IN_FLIGHT
+    python benchmarks/bare_loop.py BOOTSTRAP REQUESTS_TOPIC RESULTS_TOPIC AGENTS_URL IN_FLIGHT STACK
 
 It does the least a translation service must: read a request, call the agent, publish the
 reply; with the same in-flight limit as the worker and nothing else (no durability, no checks,
 no memory). Runs until SIGTERM. The benchmark reads its CPU time from /proc like the worker's.
+
+STACK `worker`: the worker's own HTTP stack and event loop (httpx over `AiohttpTransport`,
+uvloop), so the ratio measures what the service adds, not which HTTP library each side uses.
+STACK `httpx`: plain httpx (its default httpcore transport) on asyncio's loop, the baseline
+as issue 11 measured it.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ import signal
 import sys
 
 import httpx
+import uvloop
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from service.zai.transport import AiohttpTransport
 
-async def main(bootstrap: str, requests: str, results: str, agents: str, in_flight: int) -> None:
+
+async def main(
+    bootstrap: str, requests: str, results: str, agents: str, in_flight: int, stack: str
+) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     consumer = AIOKafkaConsumer(
@@ -29,7 +39,8 @@ async def main(bootstrap: str, requests: str, results: str, agents: str, in_flig
     await producer.start()
     gate = asyncio.Semaphore(in_flight)
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+    transport = AiohttpTransport(limits) if stack == "worker" else None
+    async with httpx.AsyncClient(transport=transport, limits=limits, timeout=120) as http:
 
         async def handle(value: bytes) -> None:
             try:
@@ -67,5 +78,9 @@ async def main(bootstrap: str, requests: str, results: str, agents: str, in_flig
 AUTH = {"Authorization": "Bearer simulator.local-key"}
 
 if __name__ == "__main__":
-    bootstrap, requests_topic, results_topic, agents_url, limit = sys.argv[1:6]
-    asyncio.run(main(bootstrap, requests_topic, results_topic, agents_url, int(limit)))
+    bootstrap, requests_topic, results_topic, agents_url, limit, stack = sys.argv[1:7]
+    work = main(bootstrap, requests_topic, results_topic, agents_url, int(limit), stack)
+    if stack == "worker":
+        uvloop.run(work)
+    else:
+        asyncio.run(work)

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench import simulator
+from benchmarks.suite.infra import simulator
 from service.devstack.kafka import start_kafka
 from tests.support.worker import Stack, WorkerProcess, publish
 
@@ -67,9 +67,9 @@ async def drain(stack: Stack, n: int) -> float:
 def run(
     bootstrap: str, db_url: str | None, tmp: Path, latency_ms: float, n: int, **env: str
 ) -> float:
-    with simulator(latency_ms) as base:
+    with simulator(latency_ms) as sim:
         url = db_url or f"sqlite+aiosqlite:///{tmp / f'{uuid.uuid4().hex[:6]}.db'}"
-        stack = Stack(bootstrap, url, f"{base}/api/v1", f"{base}/api/paas/v4")
+        stack = Stack(bootstrap, url, sim.agents, sim.files)
         worker = WorkerProcess(stack, tmp / "worker.log", TOPIC_PARTITIONS="1", **env)
         worker.wait_ready()
         try:

@@ -1,6 +1,6 @@
 """Where a py-spy profile spends its time: top functions by own and total samples.
 
-    .venv/bin/python benchmarks/profile_summary.py PROFILE.txt [--top 25]
+    .venv/bin/python benchmarks/profile_summary.py PROFILE.txt[.gz] [--top 25]
 
 Reads py-spy's raw (collapsed) format: `frame;frame;...;frame COUNT` per line.
 """
@@ -8,6 +8,7 @@ Reads py-spy's raw (collapsed) format: `frame;frame;...;frame COUNT` per line.
 from __future__ import annotations
 
 import argparse
+import gzip
 import re
 from collections import Counter
 from pathlib import Path
@@ -30,9 +31,29 @@ def _package(path: str) -> str:
     return rest.split("/")[0] + "/" + rest.split("/")[-1]
 
 
+# Where a sample's time goes, by the first of these found anywhere on its stack (so the
+# SQLAlchemy work under a store adapter counts as the database's, httpx's under the Z.ai
+# client as HTTP's).
+AREAS = [
+    ("SQLite executing (aiosqlite's thread)", ("_connection_worker_thread",)),
+    ("database: SQLAlchemy, drivers, store adapters", ("sqlalchemy/", "service/store/", "asyncpg")),
+    ("HTTP to Z.ai: httpx, aiohttp, the Z.ai client", ("httpx/", "aiohttp/", "service/zai/")),
+    ("Kafka: aiokafka, consumer, relay", ("aiokafka/", "service/kafka/")),
+    ("pipeline and l10n core", ("service/pipeline/", "service/l10n/", "service/glossary/")),
+    ("event loop (uvloop, asyncio)", ("uvloop", "asyncio/")),
+]
+
+
+def area(stack: str) -> str:
+    for name, needles in AREAS:
+        if any(n in stack for n in needles):
+            return name
+    return "other"
+
+
 def summarise(text: str, top: int) -> str:
     own, total, samples = Counter[str](), Counter[str](), 0
-    packages = Counter[str]()
+    packages, areas = Counter[str](), Counter[str]()
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -43,7 +64,10 @@ def summarise(text: str, top: int) -> str:
         for f in set(frames):
             total[f] += n
         packages[frames[-1].split("/")[0].split(":")[0]] += n
-    lines = [f"{samples} samples", "", "own time (leaf frames):"]
+        areas[area(stack)] += n
+    lines = [f"{samples} samples", "", "by area (first match on the stack):"]
+    lines += [f"  {100 * c / samples:5.1f}%  {a}" for a, c in areas.most_common()]
+    lines += ["", "own time (leaf frames):"]
     lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in own.most_common(top)]
     lines += ["", "by package or module of the leaf frame:"]
     lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in packages.most_common(top)]
@@ -61,7 +85,9 @@ def main() -> None:
     p.add_argument("profile", type=Path)
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args()
-    print(summarise(args.profile.read_text(), args.top))
+    raw = args.profile.read_bytes()
+    text = gzip.decompress(raw) if args.profile.suffix == ".gz" else raw
+    print(summarise(text.decode(), args.top))
 
 
 if __name__ == "__main__":

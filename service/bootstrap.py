@@ -51,6 +51,7 @@ from service.pipeline.executor import Executor, ExecutorConfig
 from service.pipeline.intake import Intake, IntakeConfig
 from service.pipeline.language_run import RunConfig, RunDeps
 from service.pipeline.packing_breaker import PackingBreaker
+from service.pipeline.ports import Accepted
 from service.store.budgets import SqlBudgets
 from service.store.db import create_engine, session_factory
 from service.store.glossaries import SqlGlossaries
@@ -61,6 +62,7 @@ from service.store.outbox import SqlOutbox
 from service.store.tenants import SqlTenants
 from service.zai import ZaiClient
 from service.zai.retry import RetryPolicy
+from service.zai.transport import AiohttpTransport
 from service.zai.truto import TrutoGateway
 
 # Any non-empty key passes the simulator when it runs without --api-key.
@@ -285,7 +287,7 @@ def truto_gateway(settings: Settings) -> TrutoGateway | None:
         account_limit=settings.truto_account_rate_limit,
         token_limit=settings.truto_token_rate_limit,
         period=settings.truto_rate_period,
-        transport=_traced_transport(httpx.AsyncHTTPTransport(limits=httpx.Limits())),
+        transport=_traced_transport(AiohttpTransport(httpx.Limits())),  # as ZaiClient does
     )
 
 
@@ -339,8 +341,10 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
     engine = build_engine(s)
     sessions = build_sessions(engine)
     metrics = metrics or worker_metrics(s)
-    store, relay = SqlJobStore(sessions), outbox_relay(s, sessions)
-    pool = tenants(s, sessions, metrics)
+    relay, pool = outbox_relay(s, sessions), tenants(s, sessions, metrics)
+    # Completions hand their events to this worker's relay: no query to find them.
+    claim = timedelta(seconds=s.outbox_claim_seconds)
+    store = SqlJobStore(sessions, handoff=relay, claim=claim)
     files = UploadCache(
         sessions, owner=owner, policy=CachePolicy(), on_upload=metrics.glossary_uploads.inc
     )
@@ -354,12 +358,7 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
         BudgetConfig(tokens_per_source_token=s.budget_tokens_per_source_token),
     )
     executor = Executor(
-        deps,
-        pool,
-        SqlGlossaries(sessions),
-        _executor_config(s, owner),
-        on_outbox=relay.kick,
-        budget=gate,
+        deps, pool, SqlGlossaries(sessions), _executor_config(s, owner), budget=gate
     )
     intake = Intake(store, metrics, _intake_config(s))
     consumer = KafkaIntake(
@@ -368,7 +367,7 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
         intake,
         metrics,
         batch_size=s.worker_batch_size,
-        on_accepted=_both(executor.wake, relay.kick),
+        on_accepted=_accepted(executor.wake, relay.kick),
     )
     return WorkerParts(
         owner,
@@ -440,9 +439,12 @@ def _intake_config(s: Settings) -> IntakeConfig:
     )
 
 
-def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
-    def call() -> None:
-        first()
-        second()
+def _accepted(wake: Callable[[], None], kick: Callable[[], None]) -> Callable[[Accepted], None]:
+    """New jobs wake the executor; dead letters and republished results need the relay."""
+
+    def call(accepted: Accepted) -> None:
+        wake()
+        if accepted.events:
+            kick()
 
     return call

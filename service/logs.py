@@ -53,3 +53,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: a line per agent call, which the Z.ai client's own
+    # logs (retries, failures) and metrics already cover.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

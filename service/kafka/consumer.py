@@ -23,6 +23,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
 from service.pipeline.intake import Intake, Message
+from service.pipeline.ports import Accepted
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class KafkaIntake:
         metrics: Metrics,
         *,
         batch_size: int,
-        on_accepted: Callable[[], None],
+        on_accepted: Callable[[Accepted], None],
     ) -> None:
         self._make_consumer = make_consumer
         self._topic = topic
@@ -78,9 +79,11 @@ class KafkaIntake:
         records = [r for recs in batch.values() for r in recs]
         if not records:
             return
-        if await self._accept_holding(consumer, records, stop):
+        accepted = await self._accept_holding(consumer, records, stop)
+        if accepted is not None:
+            # The jobs are durable now: their work may start before the offsets are committed.
+            self._on_accepted(accepted)
             await self._commit(consumer, batch)
-            self._on_accepted()
 
     async def _commit(
         self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[ConsumerRecord]]
@@ -106,19 +109,18 @@ class KafkaIntake:
 
     async def _accept_holding(
         self, consumer: AIOKafkaConsumer, records: list[ConsumerRecord], stop: asyncio.Event
-    ) -> bool:
-        """Accept the batch, waiting out a database outage; False if told to stop first (the
+    ) -> Accepted | None:
+        """Accept the batch, waiting out a database outage; None if told to stop first (the
         offsets stay uncommitted, so the batch is read again)."""
         messages = [_message(r) for r in records]
         delay = 0.2
         while True:
             try:
-                await self._intake.accept(messages)
-                return True
+                return await self._intake.accept(messages)
             except StoreUnavailable as exc:
                 logger.warning("database unavailable: holding a batch", extra={"error": str(exc)})
             if stop.is_set():
-                return False
+                return None
             consumer.pause(*consumer.assignment())
             await consumer.getmany(timeout_ms=int(delay * 1000))  # paused: returns nothing
             delay = min(5.0, delay * 2)

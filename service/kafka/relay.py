@@ -3,17 +3,21 @@
 `kick()` after a commit sends without waiting for the next interval. Relays (one in every worker
 and API process) claim a batch before sending, so no two send the same row; an idempotent
 producer keeps each partition in order across retries.
+
+The worker's job store hands its completions' rows over directly (`hand_over`), written already
+claimed for this relay: they go out without a claim query. If sending them fails, they stay
+claimed until the claim expires, and then any relay's next claim picks them up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import orjson
 from aiokafka import AIOKafkaProducer
 
 from service import tracing
@@ -36,14 +40,27 @@ class OutboxRelay:
         self._interval = interval
         self._batch = batch
         self._wake = asyncio.Event()
+        self._claim = True  # look for rows in the table on the next round
+        self._handed: list[PendingEvent] = []
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self._name = f"relay-{uuid.uuid4().hex[:12]}"
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     def kick(self) -> None:
+        """Rows were committed that nobody handed over: claim and send them now."""
+        self._claim = True
+        self._wake.set()
+
+    def hand_over(self, events: Sequence[PendingEvent]) -> None:
+        """Committed rows already claimed for this relay: sent on its next round."""
+        self._handed.extend(events)
         self._wake.set()
 
     async def stop(self) -> None:
@@ -52,27 +69,44 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):
+            await self._send_handed()
             await self.relay_once()  # last chance for what the final requests wrote
         if self._producer:
             await self._producer.stop()
 
     async def _run(self) -> None:
+        loop, claimed_at = asyncio.get_running_loop(), float("-inf")
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
+            if loop.time() - claimed_at >= self._interval:
+                self._claim = True  # the periodic look: others' rows, expired claims
             try:
-                while await self.relay_once() == self._batch:
-                    pass  # a full batch: more may be waiting
+                await self._send_handed()
+                if self._claim:
+                    self._claim, claimed_at = False, loop.time()
+                    while await self.relay_once() == self._batch:
+                        pass  # a full batch: more may be waiting
             except Exception as exc:
                 logger.warning("outbox relay failed; will retry", extra={"error": repr(exc)})
 
+    async def _send_handed(self) -> None:
+        while self._handed:
+            rows = self._handed[: self._batch]
+            await self._send(rows)  # kept while unsent: a broker outage delays, never drops
+            del self._handed[: len(rows)]
+
     async def relay_once(self) -> int:
         """Claim a batch, send it, mark it sent. Returns how many rows were sent."""
-        producer = await self._ensure_producer()
+        await self._ensure_producer()  # no claim while the broker cannot be reached
         rows = await self._outbox.claim(self._name, self._batch)
-        if not rows:
-            return 0
+        if rows:
+            await self._send(rows)
+        return len(rows)
+
+    async def _send(self, rows: Sequence[PendingEvent]) -> None:
+        producer = await self._ensure_producer()
         # Hand the whole batch to the producer, then wait for every acknowledgement: one
         # round trip per batch, and the idempotent producer keeps each partition in order.
         spans = [_publish_span(row) for row in rows]
@@ -80,7 +114,7 @@ class OutboxRelay:
             deliveries = [
                 await producer.send(
                     row.topic,
-                    json.dumps(row.payload).encode(),
+                    orjson.dumps(row.payload),
                     key=row.key.encode() if row.key else None,
                     headers=[(k, v.encode()) for k, v in _headers(row, span).items()],
                 )
@@ -95,7 +129,6 @@ class OutboxRelay:
         for span in spans:
             tracing.finish(span)
         await self._outbox.mark_sent([r.id for r in rows])
-        return len(rows)
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from service import tracing
@@ -120,7 +120,7 @@ class Intake:
                 arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset, conflict, trace))
         accepted = await self._store.accept(arrivals, letters, self._cfg.results_topic)
         self._count(len(messages), accepted)
-        return accepted
+        return replace(accepted, dead_lettered=len(letters))
 
     def _count(self, consumed: int, accepted: Accepted) -> None:
         self._metrics.consumed.inc(consumed)

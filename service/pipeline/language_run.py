@@ -44,7 +44,7 @@ from service.pipeline.durable import Durable
 from service.pipeline.estimate import TokenEstimator
 from service.pipeline.events import event_id
 from service.pipeline.job_context import JobContext
-from service.pipeline.memory import memory_key
+from service.pipeline.memory import InFlight, memory_key
 from service.pipeline.outcomes import Outcome, failed
 from service.pipeline.packing_breaker import PackingBreaker
 from service.pipeline.ports import GlossaryFiles, JobStore, Memory, PairKey, Translator
@@ -73,6 +73,7 @@ class RunDeps:
     config: RunConfig = RunConfig()
     packing: PackingBreaker = field(default_factory=PackingBreaker)
     estimator: TokenEstimator = field(default_factory=TokenEstimator)
+    inflight: InFlight = field(default_factory=InFlight)  # shared by the worker's runs
 
 
 @dataclass
@@ -131,37 +132,80 @@ class LanguageRun:
     # --- segments ----------------------------------------------------------------------
 
     async def _localize(self) -> _Localized:
-        sources = self.ctx.sources
+        """Memory first; a segment another run is translating right now is waited for; the
+        rest is translated once per distinct key (a repeat in the request is copied)."""
+        sources, memory = self.ctx.sources, self.deps.memory
         keys = [self._memory_key(text) for _, text in sources]
-        memory = self.deps.memory
         remembered = await self.deps.durable("memory", lambda: memory.recall(keys))
         self.deps.metrics.memory_lookups.inc(len(keys))
-        texts: list[str | None] = [None] * len(sources)
-        reports: dict[int, qa.SegmentQA] = {}
-        plans: dict[int, SegmentPlan] = {}
-        glossary = await self.ctx.glossary_context()
-        for i, (_, text) in enumerate(sources):
-            if keys[i] in remembered:
-                texts[i], reports[i] = remembered[keys[i]], _memory_qa(i, text, remembered[keys[i]])
-                self.memory_hits += 1
-                self.deps.metrics.memory_hits.inc()
-            else:
-                plans[i] = plan_segment(i, text, target_lang=self.lang, glossary=glossary)
+        done = _Done(len(sources))
+        for i, key in enumerate(keys):
+            if key in remembered:
+                self._reuse(done, i, remembered[key])
+        todo = [i for i in range(len(sources)) if i not in done.reports]
+        mine, waits = _share(todo, keys, self.deps.inflight)
+        fresh = await self._translate_shared(mine, done)
+        leftover = await self._take_shared(waits, done)
+        if leftover:  # what the other run could not give us
+            fresh |= await self._translate(leftover, done)
+        if fresh:
+            tenant = self.ctx.request.tenant_id
+            await self.deps.durable("memory", lambda: memory.remember(tenant, fresh))
+        return _Localized(done.texts, [done.reports[i] for i in range(len(sources))])
+
+    def _reuse(self, done: _Done, i: int, target: str) -> None:
+        done.put(i, target, _memory_qa(i, self.ctx.sources[i][1], target))
+        self.memory_hits += 1
+        self.deps.metrics.memory_hits.inc()
+
+    async def _translate_shared(self, mine: dict[str, list[int]], done: _Done) -> dict[str, str]:
+        """Translate keys this run claimed, and share the outcome with runs waiting for them
+        (None if unusable or if this run fails)."""
+        fresh: dict[str, str] = {}
+        try:
+            fresh = await self._translate(mine, done)
+        finally:
+            for key in mine:
+                self.deps.inflight.settle(key, fresh.get(key))
+        return fresh
+
+    async def _take_shared(
+        self, waits: dict[str, tuple[asyncio.Future[str | None], list[int]]], done: _Done
+    ) -> dict[str, list[int]]:
+        """The other runs' translations; returns the keys they had none for."""
+        leftover: dict[str, list[int]] = {}
+        for key, (pending, indices) in waits.items():
+            target = await asyncio.shield(pending)
+            if target is None:
+                leftover[key] = indices
+                continue
+            for i in indices:
+                self._reuse(done, i, target)
+        return leftover
+
+    async def _translate(self, groups: dict[str, list[int]], done: _Done) -> dict[str, str]:
+        """One translation per key (its first segment), copied to the key's other segments;
+        returns the clean ones, to remember. Only clean translations are remembered or shared:
+        a reused one skips every check."""
+        sources, glossary = self.ctx.sources, await self.ctx.glossary_context()
+        plans = {
+            first: plan_segment(first, sources[first][1], target_lang=self.lang, glossary=glossary)
+            for first, *_ in groups.values()
+        }
         results = await self._attempt(plans, attempt=1)
         again = {i: plans[i] for i, r in results.items() if r.decision is Decision.retry}
         if again:
             hints = {i: results[i].retry_instruction for i in again}
             results |= await self._attempt(again, attempt=2, hints=hints)
         fresh: dict[str, str] = {}
-        for i, result in results.items():
-            texts[i], reports[i] = result.text, result.qa
-            # Only clean translations are remembered: a reused one skips every check.
+        for key, (first, *copies) in groups.items():
+            result = results[first]
+            done.put(first, result.text, result.qa)
+            for i in copies:
+                done.put(i, result.text, result.qa.model_copy(update={"index": i}))
             if result.text is not None and result.qa.status == "ok":
-                fresh[keys[i]] = result.text
-        if fresh:
-            tenant = self.ctx.request.tenant_id
-            await self.deps.durable("memory", lambda: memory.remember(tenant, fresh))
-        return _Localized(texts, [reports[i] for i in range(len(sources))])
+                fresh[key] = result.text
+        return fresh
 
     async def _attempt(
         self,
@@ -385,6 +429,40 @@ class LanguageRun:
 
 
 @dataclass
+class _Done:
+    """Each segment's translation (None: failed) and QA report, as they are settled."""
+
+    size: int
+    texts: list[str | None] = field(init=False)
+    reports: dict[int, qa.SegmentQA] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.texts = [None] * self.size
+
+    def put(self, i: int, text: str | None, report: qa.SegmentQA) -> None:
+        self.texts[i], self.reports[i] = text, report
+
+
+def _share(
+    todo: Sequence[int], keys: Sequence[str], inflight: InFlight
+) -> tuple[dict[str, list[int]], dict[str, tuple[asyncio.Future[str | None], list[int]]]]:
+    """Segments by key: keys this run translates (and settles), and keys another run is
+    translating already, with the future to wait for."""
+    groups: dict[str, list[int]] = {}
+    for i in todo:
+        groups.setdefault(keys[i], []).append(i)
+    mine: dict[str, list[int]] = {}
+    waits: dict[str, tuple[asyncio.Future[str | None], list[int]]] = {}
+    for key, indices in groups.items():
+        pending = inflight.claim(key)
+        if pending is None:
+            mine[key] = indices
+        else:
+            waits[key] = (pending, indices)
+    return mine, waits
+
+
+@dataclass
 class _BatchRun:
     """The calls of one attempt: where each batch's translation goes, and QA notes."""
 
@@ -471,6 +549,7 @@ def call_key(lang: str, file_id: str | None, strategy: str, hint: str, text: str
 
 
 def _memory_qa(index: int, source: str, target: str) -> qa.SegmentQA:
+    """A translation reused from memory or from a concurrent run: checked when first made."""
     return qa.segment_report(
         index,
         source=source,

@@ -1,9 +1,13 @@
-"""Translation memory keys: an exact match on the normalized source segment, per tenant."""
+"""Translation memory keys (an exact match on the normalized source segment, per tenant), and
+the translations under way that a run may share instead of paying for them again."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import unicodedata
+
+from cachetools import TTLCache
 
 
 def normalize(text: str) -> str:
@@ -33,3 +37,35 @@ def memory_key(
         normalize(text),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+class InFlight:
+    """Translations under way in this process, by memory key. Memory helps only once a
+    translation is stored: without this, jobs claimed together that share a segment (a
+    repeated string, a re-sent request) would each pay for it. A run that needs a key another
+    run is translating waits for that translation instead; if it comes back unusable, the
+    waiting run translates the segment itself. A finished translation stays here for `keep`
+    seconds, until the memory surely has it: a run whose memory look-up raced the write finds
+    it here. (Per process: two workers may still both pay.)
+    """
+
+    def __init__(self, keep: float = 30.0, size: int = 10_000) -> None:
+        self._pending: dict[str, asyncio.Future[str | None]] = {}
+        self._recent: TTLCache[str, asyncio.Future[str | None]] = TTLCache(size, keep)
+
+    def claim(self, key: str) -> asyncio.Future[str | None] | None:
+        """None: the caller translates `key` and must `settle` it. Else the translation under
+        way (or just made), to await shielded: a cancelled waiter must not cancel it."""
+        pending = self._pending.get(key) or self._recent.get(key)
+        if pending is not None:
+            return pending
+        self._pending[key] = asyncio.get_running_loop().create_future()
+        return None
+
+    def settle(self, key: str, text: str | None) -> None:
+        """The owner's clean translation of `key`, or None if it has none to share."""
+        future = self._pending.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(text)
+            if text is not None:
+                self._recent[key] = future

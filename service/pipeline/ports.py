@@ -87,6 +87,7 @@ class Accepted:
     duplicates: int = 0
     republished: int = 0
     conflicts: int = 0
+    dead_lettered: int = 0
 
     def __add__(self, other: Accepted) -> Accepted:
         return Accepted(
@@ -94,7 +95,13 @@ class Accepted:
             self.duplicates + other.duplicates,
             self.republished + other.republished,
             self.conflicts + other.conflicts,
+            self.dead_lettered + other.dead_lettered,
         )
+
+    @property
+    def events(self) -> int:
+        """Rows the batch put in the outbox (dead letters, conflicts, republished results)."""
+        return self.republished + self.dead_lettered + self.conflicts
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, RowMapping, and_, bindparam, func, insert,
 from sqlalchemy import select as core_select  # sqlmodel's select takes at most 4 columns
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlalchemy.sql import Executable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,12 +25,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.fairness import Candidate
 from service.pipeline.outcomes import OutboundEvent, Outcome, outcome_event, state_of
-from service.pipeline.ports import Accepted, Arrival, ClaimedJob, Completion, Target
+from service.pipeline.ports import Accepted, Arrival, ClaimedJob, Completion, PendingEvent, Target
 from service.pipeline.states import JobState, TargetState
 from service.store import glossaries, usage
+from service.store.db import engine_of, reader
 from service.store.errors import store_call
 from service.store.group_commit import GroupCommit
-from service.store.outbox import outbox_row
+from service.store.outbox import CLAIM, Handoff, claimed_rows, outbox_row
 from service.store.tables import Glossary, Job, JobTarget, OutboxEvent, utcnow
 
 
@@ -48,8 +49,21 @@ JOB, TARGET, OUTBOX = Job.__table__, JobTarget.__table__, OutboxEvent.__table__ 
 
 
 class SqlJobStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """`handoff`, the worker's own relay, gets the outbox rows of each completion already
+    claimed for it, so it sends them without looking for them (see service.store.outbox); if
+    this worker dies first, another relay sends them once `claim` has passed."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        handoff: Handoff | None = None,
+        claim: timedelta = CLAIM,
+    ) -> None:
         self._sessions = sessions
+        self._engine = engine_of(sessions)
+        self._reader = reader(self._engine)
+        self._handoff, self._claim = handoff, claim
         self._completions = GroupCommit(self._complete_many)
 
     @store_call
@@ -89,20 +103,20 @@ class SqlJobStore:
 
     @store_call
     async def backlog(self) -> int:
-        active = col(Job.state).in_([JobState.queued, JobState.running])
-        async with self._sessions() as s:
-            return int((await s.exec(select(func.count()).select_from(Job).where(active))).one())
+        active = JOB.c.state.in_([JobState.queued, JobState.running])
+        async with self._reader.connect() as conn:
+            return int((await conn.execute(select(func.count()).where(active))).scalar_one())
 
     @store_call
     async def candidates(self, limit: int) -> list[Candidate]:
         query = (
-            select(Job.id, Job.tenant_id)
+            select(JOB.c.id, JOB.c.tenant_id)
             .where(_claimable(utcnow()))
-            .order_by(col(Job.created_at))
+            .order_by(JOB.c.created_at)
             .limit(limit)
         )
-        async with self._sessions() as s:
-            return [Candidate(job_id, tenant) for job_id, tenant in (await s.exec(query)).all()]
+        async with self._reader.connect() as conn:
+            return [Candidate(job_id, tenant) for job_id, tenant in await conn.execute(query)]
 
     @store_call
     async def claim(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> list[ClaimedJob]:
@@ -130,12 +144,10 @@ class SqlJobStore:
             )
             .returning(*_CLAIMED_COLUMNS)
         )
-        async with self._sessions() as session:
-            conn = await session.connection()
+        async with self._engine.begin() as conn:
             won = (await conn.execute(claim)).mappings().all()
             query = select(TARGET).where(TARGET.c.job_id.in_([j["id"] for j in won]))
             rows = (await conn.execute(query)).mappings().all() if won else []
-            await session.commit()
         by_job: dict[str, list[Target]] = {}
         for t in rows:
             target = Target(t["target_lang"], TargetState(t["state"]), t["outcome"], t["async_ids"])
@@ -146,27 +158,25 @@ class SqlJobStore:
     async def renew(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
         if not job_ids:
             return set()
-        async with self._sessions() as s:
-            await s.exec(
-                update(Job)
-                .where(col(Job.id).in_(job_ids), _held(owner))
+        async with self._engine.begin() as conn:
+            held = await conn.execute(
+                update(JOB)
+                .where(JOB.c.id.in_(job_ids), _held(owner))
                 .values(lease_expires_at=utcnow() + lease)
+                .returning(JOB.c.id)
             )
-            await s.commit()
-            held = await s.exec(select(Job.id).where(col(Job.id).in_(job_ids), _held(owner)))
-            return set(held.all())
+            return set(held.scalars())
 
     @store_call
     async def release(self, job_ids: Sequence[str], owner: str) -> None:
         if not job_ids:
             return
-        async with self._sessions() as s:
-            await s.exec(
-                update(Job)
-                .where(col(Job.id).in_(job_ids), _held(owner))
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(JOB)
+                .where(JOB.c.id.in_(job_ids), _held(owner))
                 .values(state=JobState.queued, lease_owner=None, lease_expires_at=None)
             )
-            await s.commit()
 
     @store_call
     async def save_async_id(
@@ -206,29 +216,11 @@ class SqlJobStore:
     async def _complete_many(self, batch: Sequence[Completion]) -> list[bool]:
         """Core statements, a handful per batch: done where still held (RETURNING says which),
         the fresh outcomes of languages still pending, the usage ledger and the budget
-        reservations (service.store.usage), every event into the outbox."""
-        now, held = utcnow(), set[str]()
-        async with self._sessions() as session:
-            s = await session.connection()
-            for owner in {c.owner for c in batch}:
-                ids = [c.job_id for c in batch if c.owner == owner]
-                done = await s.execute(
-                    update(JOB)
-                    .where(
-                        JOB.c.id.in_(ids),
-                        JOB.c.lease_owner == owner,
-                        JOB.c.state == JobState.running,
-                    )
-                    .values(
-                        state=JobState.done,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        finished_at=now,
-                        updated_at=now,
-                    )
-                    .returning(JOB.c.id)
-                )
-                held.update(done.scalars())
+        reservations (service.store.usage), every event into the outbox. The
+        events go to the local relay only once they are committed."""
+        now = utcnow()
+        async with self._engine.begin() as conn:
+            held = await _mark_done(conn, batch, now)
             mine = [c for c in batch if c.job_id in held]
             targets = [
                 {
@@ -242,13 +234,46 @@ class SqlJobStore:
                 for lang, body in c.outcomes.items()
             ]
             if targets:
-                await s.execute(_SET_OUTCOME, targets)
-            await usage.record(s, mine, now)  # the ledger, from these very events
-            events = [outbox_row(e, now) for c in mine for e in c.events]
-            if events:
-                await s.execute(insert(OUTBOX), events)
-            await session.commit()
+                await conn.execute(_SET_OUTCOME, targets)
+            await usage.record(conn, mine, now)  # the ledger, from these very events
+            sent = await self._enqueue(conn, [e for c in mine for e in c.events], now)
+        if sent and self._handoff is not None:
+            self._handoff.hand_over(sent)
         return [c.job_id in held for c in batch]
+
+    async def _enqueue(
+        self, conn: AsyncConnection, events: Sequence[OutboundEvent], now: datetime
+    ) -> list[PendingEvent]:
+        """Outbox rows for `events`, claimed for the local relay if there is one."""
+        if not events:
+            return []
+        if self._handoff is None:
+            await conn.execute(insert(OUTBOX), [outbox_row(e, now) for e in events])
+            return []
+        name, claim = self._handoff.name, self._claim
+        rows = [outbox_row(e, now, claimed_by=name, claim=claim) for e in events]
+        return await claimed_rows(conn, rows)
+
+
+async def _mark_done(conn: AsyncConnection, batch: Sequence[Completion], now: datetime) -> set[str]:
+    """Jobs still held by their completion's owner are done now; the others are not."""
+    held = set[str]()
+    for owner in {c.owner for c in batch}:
+        ids = [c.job_id for c in batch if c.owner == owner]
+        done = await conn.execute(
+            update(JOB)
+            .where(JOB.c.id.in_(ids), JOB.c.lease_owner == owner, JOB.c.state == JobState.running)
+            .values(
+                state=JobState.done,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+            .returning(JOB.c.id)
+        )
+        held.update(done.scalars())
+    return held
 
 
 _SET_OUTCOME = (

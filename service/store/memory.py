@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.store.db import engine_of, reader
 from service.store.errors import store_call
 from service.store.group_commit import GroupCommit
 from service.store.tables import MemoryEntry, utcnow
@@ -25,7 +26,8 @@ MEMORY = MemoryEntry.__table__  # type: ignore[attr-defined]
 
 class SqlMemory:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+        self._engine = engine_of(sessions)
+        self._reader = reader(self._engine)
         self._reads = GroupCommit(self._recall_many)
         self._writes = GroupCommit(self._remember_many)
 
@@ -42,8 +44,7 @@ class SqlMemory:
     async def _recall_many(self, asks: Sequence[Sequence[str]]) -> list[dict[str, str]]:
         wanted = sorted({k for keys in asks for k in keys})
         found: dict[str, str] = {}
-        async with self._sessions() as session:
-            conn = await session.connection()
+        async with self._reader.connect() as conn:
             for i in range(0, len(wanted), 500):  # bounded IN lists
                 query = select(MEMORY.c.key, MEMORY.c.target_text).where(
                     MEMORY.c.key.in_(wanted[i : i + 500])
@@ -57,11 +58,9 @@ class SqlMemory:
         for tenant_id, entries in batch:
             for key, text in entries.items():
                 rows.setdefault(key, {"key": key, "tenant_id": tenant_id, "target_text": text})
-        async with self._sessions() as session:
-            conn = await session.connection()
+        async with self._engine.begin() as conn:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             # A key stored already (another job, another worker) keeps its first translation.
             statement = insert(MEMORY).on_conflict_do_nothing(index_elements=["key"])
             await conn.execute(statement, [{**r, "created_at": now} for r in rows.values()])
-            await session.commit()
         return [None] * len(batch)

@@ -1,6 +1,7 @@
 """Tenants' configuration as the pipeline needs it (Tenants port): how a tenant reaches Z.ai,
 and its glossary QA policy. Both are cached for a few seconds: a changed connection or policy
-takes effect within CACHE_TTL, and busy tenants cost no query per job.
+takes effect within CACHE_TTL, and busy tenants cost no query per job. Concurrent misses of one
+tenant share one query: 64 jobs claimed together would otherwise each ask.
 
 A tenant's connection (docs/truto.md): the service's key, its own key (encrypted in
 `tenant_credential`), or a Truto integrated account. No `tenant_connection` row means what it
@@ -9,8 +10,10 @@ meant before connections existed: its own key if one is stored, else the service
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from cachetools import TTLCache
 from pydantic import SecretStr
@@ -47,6 +50,9 @@ class Connection:
     truto_account: str | None = None
 
 
+T = TypeVar("T")
+
+
 class SqlTenants:
     """One upstream client per key or integrated account, shared by every tenant using it."""
 
@@ -68,11 +74,32 @@ class SqlTenants:
         self._clients: dict[str, ZaiClient] = {}
         self._connections: TTLCache[str, Connection] = TTLCache(maxsize=10_000, ttl=CACHE_TTL)
         self._policies: TTLCache[str, Policy | None] = TTLCache(maxsize=10_000, ttl=CACHE_TTL)
+        self._loading: dict[tuple[str, str], asyncio.Future[object]] = {}
+
+    async def _cached(
+        self, cache: TTLCache[str, T], kind: str, tenant_id: str, load: Callable[[], Awaitable[T]]
+    ) -> T:
+        """The cached value, else one query however many callers ask meanwhile."""
+        if tenant_id in cache:
+            return cache[tenant_id]
+        pending = self._loading.get((kind, tenant_id))
+        if pending is None:
+            pending = self._loading[(kind, tenant_id)] = asyncio.ensure_future(load())
+            pending.add_done_callback(lambda f: self._done(kind, tenant_id, f))
+        # Shielded: a cancelled caller does not cancel the query the others wait for.
+        value = cast(T, await asyncio.shield(pending))
+        cache[tenant_id] = value
+        return value
+
+    def _done(self, kind: str, tenant_id: str, future: asyncio.Future[object]) -> None:
+        self._loading.pop((kind, tenant_id), None)
+        if not future.cancelled():
+            future.exception()  # retrieved here, so an unawaited failure is not logged
 
     async def translator(self, tenant_id: str) -> Translator:
-        connection = self._connections.get(tenant_id)
-        if connection is None:
-            connection = self._connections[tenant_id] = await self._connection(tenant_id)
+        connection = await self._cached(
+            self._connections, "connection", tenant_id, lambda: self._connection(tenant_id)
+        )
         if connection.truto_account is not None:
             account = connection.truto_account
             if self._make_truto is None:
@@ -109,14 +136,17 @@ class SqlTenants:
                 f"the tenant's stored Z.ai key is unusable ({exc}); store it again"
             ) from None
 
-    @store_call
     async def policy(self, tenant_id: str) -> Policy | None:
-        if tenant_id not in self._policies:
-            async with self._sessions() as s:
-                row = await s.get(TenantSettings, tenant_id)
-            name = row.qa_glossary_policy if row else None
-            self._policies[tenant_id] = Policy(name) if name else None
-        return self._policies[tenant_id]
+        return await self._cached(
+            self._policies, "policy", tenant_id, lambda: self._policy(tenant_id)
+        )
+
+    @store_call
+    async def _policy(self, tenant_id: str) -> Policy | None:
+        async with self._sessions() as s:
+            row = await s.get(TenantSettings, tenant_id)
+        name = row.qa_glossary_policy if row else None
+        return Policy(name) if name else None
 
     async def aclose(self) -> None:
         for client in self._clients.values():

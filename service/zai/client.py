@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 from pydantic import SecretStr
 
 from service import tracing
@@ -49,6 +50,7 @@ from service.zai.replies import (
     parse_token_count,
 )
 from service.zai.retry import RetryPolicy, parse_retry_after
+from service.zai.transport import AiohttpTransport
 
 logger = logging.getLogger(__name__)
 
@@ -142,16 +144,17 @@ class ZaiClient:
         self._clock = clock
         self.tokenizer_model = tokenizer_model
         self._on_attempt = on_attempt
+        limits = httpx.Limits(
+            max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+        )
         self._http = httpx.AsyncClient(
             auth=_BearerAuth(self._api_key) if self._api_key is not None else None,
             headers={"Accept": "application/json", "Accept-Language": "en-US,en"},
             timeout=httpx.Timeout(
                 connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
             ),
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
-            transport=transport,
+            # aiohttp on the wire unless a test passes its own (see service.zai.transport).
+            transport=transport or AiohttpTransport(limits),
         )
 
     def __repr__(self) -> str:
@@ -423,6 +426,9 @@ class ZaiClient:
         headers = {"X-Request-Id": rid}
         if method != "GET":
             headers["Idempotency-Key"] = key
+        if "json" in kw:  # orjson: httpx's own encoding (json.dumps) costs more per call
+            kw["content"] = orjson.dumps(kw.pop("json"))
+            headers["Content-Type"] = "application/json"
         async with _key_semaphore(self.key_fingerprint, self._max_concurrency):
             try:
                 response = await self._http.request(method, url, headers=headers, **kw)

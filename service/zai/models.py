@@ -69,17 +69,22 @@ class FileObject:
 
 
 def validate(request: TranslateRequest) -> None:
-    """Reject what Z.ai documents as invalid before spending an HTTP call on it."""
+    """Reject what Z.ai documents as invalid before spending an HTTP call on it. (Messages
+    are built only for a failing check: this runs before every agent call.)"""
     r = request
-    checks = [
-        (bool(r.text.strip()), "text must not be empty"),
-        (r.source_lang in SOURCE_LANGS, f"unknown source_lang {r.source_lang!r}"),
-        (r.target_lang in TARGET_LANGS, f"unknown target_lang {r.target_lang!r}"),
-        (r.strategy in STRATEGIES, f"unknown strategy {r.strategy!r}"),
-        (r.reason_lang in (None, *REASON_LANGS), f"unknown reason_lang {r.reason_lang!r}"),
-        (r.glossary is None or bool(r.glossary.strip()), "glossary id must not be empty"),
-    ]
-    problems = [problem for ok, problem in checks if not ok]
+    problems = []
+    if not r.text.strip():
+        problems.append("text must not be empty")
+    if r.source_lang not in SOURCE_LANGS:
+        problems.append(f"unknown source_lang {r.source_lang!r}")
+    if r.target_lang not in TARGET_LANGS:
+        problems.append(f"unknown target_lang {r.target_lang!r}")
+    if r.strategy not in STRATEGIES:
+        problems.append(f"unknown strategy {r.strategy!r}")
+    if r.reason_lang is not None and r.reason_lang not in REASON_LANGS:
+        problems.append(f"unknown reason_lang {r.reason_lang!r}")
+    if r.glossary is not None and not r.glossary.strip():
+        problems.append("glossary id must not be empty")
     if problems:
         raise ZaiInvalidRequest("; ".join(problems), request_id=r.request_id)
 

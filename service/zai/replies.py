@@ -8,9 +8,10 @@ the last one is the translation (multi-step strategies may emit intermediate mes
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from service.zai.errors import ZaiMalformedResponse, classify, finish_reason_error
 from service.zai.models import AGENT_ID, FileObject, PendingTask, Translation, Usage
@@ -24,7 +25,7 @@ _FAILED = frozenset({"failed", "fail", "error"})
 def decode_json(raw: bytes) -> object:
     """Decode a 2xx body; garbage from the server is a retryable upstream fault."""
     try:
-        return json.loads(raw) if raw.strip() else None
+        return orjson.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ZaiMalformedResponse("Z.ai sent a body that is not JSON.") from exc
 

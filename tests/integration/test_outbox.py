@@ -18,7 +18,7 @@ from service.config import Settings
 from service.kafka.relay import OutboxRelay
 from service.pipeline.outcomes import OutboundEvent
 from service.store.db import create_engine, session_factory
-from service.store.outbox import SqlOutbox, enqueue
+from service.store.outbox import SqlOutbox, claimed_rows, enqueue, outbox_row
 from service.store.tables import OutboxEvent, utcnow
 from tests.support.worker import read
 
@@ -116,3 +116,31 @@ def test_the_relay_claims_for_outbox_claim_seconds(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")
     relay = outbox_relay(settings, session_factory(engine))
     assert relay._outbox._claim == timedelta(seconds=7)  # type: ignore[attr-defined]
+
+
+async def test_handed_over_rows_are_sent_without_a_claim_and_no_one_else_takes_them(
+    engine: AsyncEngine, kafka_bootstrap_servers: str
+) -> None:
+    """A worker's completions are written claimed for its own relay and handed over after the
+    commit: that relay sends them with no query to find them; another relay leaves them be."""
+    topic = f"outbox-{uuid.uuid4().hex[:8]}"
+    sessions = session_factory(engine)
+    mine, other = (relay_of(sessions, kafka_bootstrap_servers) for _ in range(2))
+    now = utcnow()
+    events = [OutboundEvent(topic, "acme", {"n": i}, ce_type="t", ce_id=f"h-{i}") for i in range(5)]
+    async with engine.begin() as conn:
+        rows = [outbox_row(e, now, claimed_by=mine.name) for e in events]
+        pending = await claimed_rows(conn, rows)
+    assert [p.payload["n"] for p in pending] == [0, 1, 2, 3, 4]
+    assert await other.relay_once() == 0  # claimed for `mine`
+    mine.start()
+    mine.hand_over(pending)
+    records = await read(kafka_bootstrap_servers, topic, 5, wait_s=10)
+    await mine.stop()
+    await other.stop()
+    assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == [
+        f"h-{i}" for i in range(5)
+    ]
+    async with sessions() as s:
+        unsent = (await s.exec(select(OutboxEvent).where(col(OutboxEvent.sent_at).is_(None)))).all()
+    assert unsent == []

@@ -63,7 +63,7 @@ async def poll(consumer: ScriptedConsumer, store: FakeJobStore, woken: list[int]
         intake,
         Metrics(),
         batch_size=10,
-        on_accepted=lambda: woken.append(1),
+        on_accepted=lambda accepted: woken.append(1),
     )
     await kafka._poll_once(consumer, asyncio.Event())  # type: ignore[arg-type]
 

@@ -3,6 +3,8 @@ packing fallback, QA retry, glossary file re-upload, sibling cancellation, async
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +15,7 @@ from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.l10n.compliance import Policy
 from service.pipeline.job_context import JobContext
 from service.pipeline.language_run import LanguageRun
+from service.pipeline.memory import InFlight
 from service.pipeline.ports import ClaimedJob, GlossaryPin, Target
 from service.pipeline.states import JobState, TargetState
 from tests.unit.pipeline.fakes import (
@@ -144,8 +147,10 @@ async def test_an_async_id_is_saved_before_polling_and_reused_after_a_restart() 
     first = await run(r, job)
     assert first["text"] == "[de] Polling works" and len(r.store.saved_async_ids) == 1
     # A restarted worker sees the saved id on the claimed job and only polls (the memory is
-    # emptied so that the translation must come from Z.ai again).
+    # emptied so that the translation must come from Z.ai again; a new process has no
+    # translations under way either).
     r.memory.entries.clear()
+    r.deps = replace(r.deps, inflight=InFlight())
     (job_id, lang, _) = r.store.saved_async_ids[0]
     resumed = job_of(r, job.request, id=job_id, targets=[r.store.jobs[job_id].targets[lang]])
     again = await run(r, resumed)
@@ -229,3 +234,40 @@ async def test_without_the_tokenizer_a_long_text_is_split_by_a_character_estimat
     assert out["type"] == "translation.completed"  # the outage failed nothing
     # 1,200 characters at 3 a token is 400 tokens: chunks of 300 characters at most.
     assert all(len(c) <= 300 for c in r.zai.calls_for("de"))
+
+
+async def test_jobs_running_together_pay_for_a_shared_segment_once() -> None:
+    """Memory helps only once a translation is stored: two jobs claimed together with the
+    same text share the one call under way instead of both paying for it."""
+    zai = ScriptedZai(latency=0.05)
+    r = rig(zai)
+    first, second = await asyncio.gather(
+        run(r, job_of(r, request("a", text="Export the report"))),
+        run(r, job_of(r, request("b", text="Export  the report"))),
+    )
+    assert zai.calls_for("de") == ["Export the report"]
+    assert first["text"] == second["text"] == "[de] Export the report"
+    hits = sorted(o["usage"]["memory_hits"] for o in (first, second))
+    assert hits == [0, 1]
+
+
+async def test_a_repeated_segment_of_one_request_is_translated_once() -> None:
+    r = rig(packing=False)
+    texts = [{"id": "a", "text": "Save"}, {"id": "b", "text": "Open"}, {"id": "c", "text": "Save"}]
+    out = await run(r, job_of(r, request(text=None, segments=texts)))
+    assert sorted(r.zai.calls_for("de")) == ["Open", "Save"]
+    assert [s["text"] for s in out["segments"]] == ["[de] Save", "[de] Open", "[de] Save"]
+    assert [s["index"] for s in out["qa"]["segments"]] == [0, 1, 2]
+
+
+async def test_a_waiting_job_translates_itself_when_the_shared_call_fails() -> None:
+    zai = ScriptedZai(latency=0.05, faults={"de": [zai_error(400, "1301", "unsafe content")]})
+    r = rig(zai)
+    outcomes = await asyncio.gather(
+        run(r, job_of(r, request("a", text="Delete the team"))),
+        run(r, job_of(r, request("b", text="Delete the team"))),
+    )
+    failed, waited = sorted(outcomes, key=lambda o: o["type"], reverse=True)
+    assert failed["type"] == "translation.failed"
+    assert waited["text"] == "[de] Delete the team" and waited["usage"]["memory_hits"] == 0
+    assert len(zai.calls_for("de")) == 2
