@@ -37,7 +37,7 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         await WorkerService(settings).run(stop)
 
-    # uvloop: a quarter less CPU per job than asyncio's loop (docs/benchmarks.md).
+    # uvloop: a quarter less CPU than asyncio's loop per Z.ai call (docs/benchmarks.md).
     uvloop.run(main())
 
 
