@@ -59,7 +59,11 @@ def api() -> None:
     configure_logging(settings.log_level)
     provider = bootstrap.configure_tracing(settings, "zai-l10n-api")
     try:
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+        # log_config=None: uvicorn's own lines (access log included) go through our JSON
+        # handler instead of its plain-text one.
+        uvicorn.run(
+            create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+        )
     finally:
         bootstrap.shutdown_tracing(provider)
 

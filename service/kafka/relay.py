@@ -133,7 +133,13 @@ class OutboxRelay:
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = self._make_producer()
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                # A producer that could not reach the broker still holds its client: close it,
+                # or every failed round leaks one ("Unclosed AIOKafkaProducer").
+                await producer.stop()
+                raise
             self._producer = producer
         return self._producer
 

@@ -1,0 +1,75 @@
+"""The outbox relay's own decisions, with fakes of the outbox and the producer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+
+from service.kafka.relay import OutboxRelay
+from service.pipeline.ports import PendingEvent
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    async def claim(self, relay: str, limit: int) -> list[PendingEvent]:
+        return []
+
+    async def mark_sent(self, ids: Sequence[int]) -> None:
+        self.sent.extend(ids)
+
+    async def oldest_unsent(self) -> datetime | None:
+        return None
+
+
+class Producer:
+    """Refuses to start while `down`; records what it sent."""
+
+    def __init__(self, world: dict[str, Any]) -> None:
+        self.world, self.stopped = world, False
+
+    async def start(self) -> None:
+        if self.world["down"]:
+            raise KafkaConnectionError("Unable to bootstrap")
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def send(self, topic: str, value: bytes, **kw: Any) -> Any:
+        self.world["sent"].append(topic)
+
+        async def delivered() -> None:
+            return None
+
+        return delivered()
+
+
+def event(i: int) -> PendingEvent:
+    return PendingEvent(i, "results", "acme", {"n": i}, {"ce_id": f"e{i}"})
+
+
+async def test_handed_rows_wait_out_a_broker_outage_and_unstarted_producers_are_closed() -> None:
+    world: dict[str, Any] = {"down": True, "sent": []}
+    made: list[Producer] = []
+
+    def make() -> Any:
+        made.append(Producer(world))
+        return made[-1]
+
+    outbox = Outbox()
+    relay = OutboxRelay(outbox, make)
+    relay.hand_over([event(1), event(2)])
+    for _ in range(2):  # two rounds while the broker is down
+        with pytest.raises(KafkaConnectionError):
+            await relay._send_handed()
+    assert all(p.stopped for p in made) and len(made) == 2  # none left open
+    world["down"] = False
+    await relay._send_handed()
+    assert world["sent"] == ["results", "results"] and outbox.sent == [1, 2]
+    await relay._send_handed()  # nothing handed twice
+    assert outbox.sent == [1, 2]
