@@ -63,16 +63,22 @@ class OutboxRelay:
         self._handed.extend(events)
         self._wake.set()
 
-    async def stop(self) -> None:
+    async def stop(self, flush_timeout: float = 10.0) -> None:
+        """Stop, sending what waits for at most `flush_timeout` seconds: with the broker or
+        the database gone the flush could block for a minute, and what it leaves is sent by
+        the next relay once its claim expires."""
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):
-            await self._send_handed()
-            await self.relay_once()  # last chance for what the final requests wrote
+            async with asyncio.timeout(flush_timeout):
+                await self._send_handed()
+                await self.relay_once()  # last chance for what the final requests wrote
         if self._producer:
-            await self._producer.stop()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(flush_timeout):
+                    await self._producer.stop()
 
     async def _run(self) -> None:
         loop, claimed_at = asyncio.get_running_loop(), float("-inf")

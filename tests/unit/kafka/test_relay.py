@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -73,3 +74,20 @@ async def test_handed_rows_wait_out_a_broker_outage_and_unstarted_producers_are_
     assert world["sent"] == ["results", "results"] and outbox.sent == [1, 2]
     await relay._send_handed()  # nothing handed twice
     assert outbox.sent == [1, 2]
+
+
+async def test_stop_gives_up_flushing_after_its_timeout() -> None:
+    """With the broker unreachable a send can block for a minute; stopping must not."""
+
+    class Stuck(Producer):
+        async def send(self, topic: str, value: bytes, **kw: Any) -> Any:
+            await asyncio.sleep(3600)
+
+    world: dict[str, Any] = {"down": False, "sent": []}
+    outbox = Outbox()
+    relay = OutboxRelay(outbox, lambda: Stuck(world))  # type: ignore[arg-type,return-value]
+    relay.hand_over([event(1)])
+    started = asyncio.get_running_loop().time()
+    await relay.stop(flush_timeout=0.2)
+    assert asyncio.get_running_loop().time() - started < 5
+    assert outbox.sent == []  # left for another relay once its claim expires
