@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -191,29 +191,51 @@ def translate(
 def status(
     request_id: Annotated[str, typer.Argument(help="The request id")],
     tenant: Annotated[str, typer.Option(help="Tenant id")],
+    api: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ZAI_L10N_API_URL",
+            help="The admin API's base URL: ask it, with --token, instead of the database",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="ZAI_L10N_API_TOKEN", help="A tenant (or admin) API token"),
+    ] = None,
 ) -> None:
-    """Show a job and each of its languages (read from DATABASE_URL, like the job status API)."""
+    """Show a job and each of its languages: from the admin API with --api and --token (what a
+    platform team has), else read from DATABASE_URL (what an operator beside the service has)."""
     from rich.console import Console
 
+    from service.client.report import job_table
+    from service.client.status import from_api
+
+    console = Console(highlight=False)
+    if api is not None:
+        if not token:
+            console.print("[red]error:[/] --api needs --token (or ZAI_L10N_API_TOKEN)")
+            raise typer.Exit(code=2)
+        found = from_api(api, token, tenant, request_id)
+    else:
+        found = asyncio.run(_job_from_database(tenant, request_id))
+    if isinstance(found, str):
+        console.print(f"[red]error:[/] {found}")
+        raise typer.Exit(code=1)
+    console.print(job_table(found))
+
+
+async def _job_from_database(tenant: str, request_id: str) -> dict[str, Any] | str:
+    """The job status API's answer, read from DATABASE_URL directly."""
     from service import bootstrap
     from service.api.problems import Problem
     from service.api.routes.jobs import job_status
-    from service.client.report import job_table
 
-    settings = get_settings()
-    console = Console(highlight=False)
-
-    async def main() -> int:
-        engine = bootstrap.build_engine(settings)
-        try:
-            async with bootstrap.build_sessions(engine)() as session:
-                job = await job_status(session, tenant, request_id)
-        except Problem:
-            console.print(f"[red]error:[/] tenant {tenant!r} has no job {request_id!r}")
-            return 1
-        finally:
-            await engine.dispose()
-        console.print(job_table(job))
-        return 0
-
-    raise typer.Exit(code=asyncio.run(main()))
+    engine = bootstrap.build_engine(get_settings())
+    try:
+        async with bootstrap.build_sessions(engine)() as session:
+            job = await job_status(session, tenant, request_id)
+    except Problem:
+        return f"tenant {tenant!r} has no job {request_id!r}"
+    finally:
+        await engine.dispose()
+    return job.model_dump(mode="json")

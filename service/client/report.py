@@ -61,10 +61,11 @@ def summary(
     return table
 
 
-def job_table(job: Any) -> Table:
-    """`zai-l10n status`: one row per language of a job (the admin API's JobStatus)."""
+def job_table(job: Mapping[str, Any]) -> Table:
+    """`zai-l10n status`: one row per language of a job (the admin API's JobStatus, as JSON)."""
     table = Table(
-        title=f"Job {job.request_id} of {job.tenant_id}: {job.state}", title_justify="left"
+        title=f"Job {job['request_id']} of {job['tenant_id']}: {job['state']}",
+        title_justify="left",
     )
     for column in (
         "lang",
@@ -75,12 +76,12 @@ def job_table(job: Any) -> Table:
         "error",
     ):
         table.add_column(column)
-    for t in job.targets:
-        result = t.result or {}
+    for t in job["targets"]:
+        result = t.get("result") or {}
         error = (
             f"{result.get('error_code')}: {result.get('message')}"
             if result.get("error_code")
             else ""
         )
-        table.add_row(t.target_lang, t.state, *qa_cells(result), escape(error))
+        table.add_row(t["target_lang"], t["state"], *qa_cells(result), escape(error))
     return table

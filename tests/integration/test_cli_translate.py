@@ -11,15 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from service.l10n.formats import get_format
 from service.worker.app import WorkerService
+from tests.support.api import ApiProcess
 from tests.support.pipeline import running_worker, seed_glossary
-from tests.support.worker import free_port
+from tests.support.worker import Stack, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]
+ADMIN = "admin-token-for-the-status-test-0123456789"
 FILES = ROOT / "tests/data/l10n/files"
 
 
@@ -109,6 +112,55 @@ async def test_text_from_stdin_and_status_of_its_job(worker: WorkerService) -> N
     status = await cli(worker, "status", request_id, "--tenant", "acme")
     assert status.code == 0, status.out
     assert f"Job {request_id} of acme: done" in status.out and "completed" in status.out
+
+
+async def test_status_through_the_api_with_a_tenant_token(
+    worker: WorkerService, tmp_path: Path
+) -> None:
+    """A platform team has the API's URL and its tenant token, not the database."""
+    s = worker.settings
+    stack = Stack(s.kafka_bootstrap_servers, s.database_url, "http://127.0.0.1:9", "http://x")
+    api = ApiProcess(stack, tmp_path / "api.log", API_ADMIN_TOKEN=ADMIN)
+    try:
+        # In threads: the worker runs on this test's event loop.
+        await asyncio.to_thread(api.wait_ready)
+        async with httpx.AsyncClient(base_url=api.base_url) as http:
+            minted = await http.post(
+                "/v1/tokens",
+                json={"name": "ci", "tenant_id": "acme"},
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            )
+        token = minted.json()["token"]
+        run = await cli(None, "translate", "--text", "Open the report.", "--tenant", "acme",
+                        "--to", "de", **_broker_env(worker))  # fmt: skip
+        assert run.code == 0, run.out
+        request_id = run.out.split("as request ", 1)[1].split()[0]
+        api_env = {"ZAI_L10N_API_URL": api.base_url, "ZAI_L10N_API_TOKEN": token}
+        status = await cli(None, "status", request_id, "--tenant", "acme", **api_env)
+        assert status.code == 0, status.out
+        assert f"Job {request_id} of acme: done" in status.out and "completed" in status.out
+        # Another tenant's view of it: the API answers 404, as for any job it does not have.
+        other = await cli(None, "status", request_id, "--tenant", "globex", **api_env)
+        assert other.code == 1 and "tenant 'globex' has no job" in other.out
+        bad = {**api_env, "ZAI_L10N_API_TOKEN": "zl10n_not-a-token"}
+        refused = await cli(None, "status", request_id, "--tenant", "acme", **bad)
+        assert refused.code == 1 and "refused the token" in refused.out
+        assert "not-a-token" not in refused.out and token not in status.out
+    finally:
+        api.stop()
+    gone = await cli(None, "status", "x", "--tenant", "acme", ZAI_L10N_API_URL=api.base_url,
+                     ZAI_L10N_API_TOKEN="t")  # fmt: skip
+    assert gone.code == 1 and f"cannot reach the API at {api.base_url}" in gone.out
+
+
+def _broker_env(w: WorkerService) -> dict[str, str]:
+    s = w.settings
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+        "TOPIC_REQUESTS": s.topic_requests,
+        "TOPIC_RESULTS": s.topic_results,
+        "TOPIC_DLQ": s.topic_dlq,
+    }
 
 
 async def test_an_unknown_glossary_fails_with_its_code(worker: WorkerService) -> None:
