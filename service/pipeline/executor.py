@@ -187,7 +187,9 @@ class Executor:
         except StoreUnavailable:
             logger.warning("lease renewal failed: database unavailable")
             return
-        for job_id in set(ids) - held:
+        # A finishing job is left alone: its completion checks the lease itself, and one
+        # committed while this renewal ran is done, not lost.
+        for job_id in set(ids) - held - self._finishing:
             entry = self._running.get(job_id)
             if entry is not None:
                 logger.warning("lease lost; cancelling the job", extra={"job_id": job_id})

@@ -171,6 +171,34 @@ async def test_a_job_writing_its_results_gives_its_slot_to_the_next_one() -> Non
     assert len(r.zai.calls) == 3 and len(r.store.outbox) == 3
 
 
+async def test_a_finishing_job_is_not_cancelled_by_a_renewal_its_completion_decides(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A renewal that misses a finishing job (its completion committed meanwhile, or another
+    worker took it) does not cancel it: the completion checks the lease."""
+    r = rig()
+    r.store.add(request("f"))
+    gate, complete = asyncio.Event(), r.store.complete
+
+    async def held(completion: Any) -> bool:
+        await gate.wait()
+        return await complete(completion)
+
+    r.store.complete = held  # type: ignore[method-assign]
+    ex = executor(r)
+    async with running(ex):
+        await until(lambda: bool(r.zai.calls))
+        await asyncio.sleep(0.05)
+        r.store.by_request("f").owner = "worker-2"  # taken over while the result is written
+        await ex.renew_once()
+        assert ex.running  # not cancelled
+        gate.set()
+        await until(lambda: not ex.running)
+    assert r.store.outbox == [] and not done(r, "f")
+    assert "lease lost; cancelling the job" not in caplog.messages
+    assert "lease lost before completion; another worker finishes the job" in caplog.messages
+
+
 async def test_a_job_whose_lease_another_worker_took_is_cancelled_and_not_completed() -> None:
     r = rig(ScriptedZai(latency=0.3), packing=False)
     r.store.add(request("l", text=None, segments=segments(8)))
