@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import os
 import statistics
@@ -47,6 +48,7 @@ from service.sim.testing import running_simulator
 from service.store.jobs import SqlJobStore
 from service.store.memory import SqlMemory
 from service.store.tenants import SqlTenants
+from service.worker.app import freeze_heap
 from service.zai.client import ZaiClient
 from tests.support.pipeline import running_worker
 from tests.support.worker import publish, read
@@ -89,6 +91,30 @@ def watch_slots() -> None:
     Executor._execute = on_execute  # type: ignore[method-assign]
 
 
+def watch_gc() -> None:
+    """Garbage collections that stop the event loop, by generation."""
+    started: list[float] = []
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            TIMES[f"gc pause, generation {info['generation']}"].append(
+                1000 * (time.perf_counter() - started.pop())
+            )
+
+    gc.callbacks.append(callback)
+
+
+async def watch_loop(stop: asyncio.Event, tick: float = 0.01) -> None:
+    """How late a 10 ms sleep wakes up: the event loop blocked (CPU, GC) meanwhile."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(tick)
+        TIMES[LAG].append(1000 * (time.perf_counter() - started - tick))
+
+
+LAG = "event loop lag (10 ms sleeps)"
 IDLE = "slot idle: job done → next job started"
 QUEUED = "queue: job accepted → started"
 
@@ -122,6 +148,9 @@ async def run(args: argparse.Namespace, bootstrap: str, url: str) -> None:
     for cls, name, label in STAGES:
         setattr(cls, name, timed(label, getattr(cls, name)))
     watch_slots()
+    watch_gc()
+    stop = asyncio.Event()
+    lag = asyncio.create_task(watch_loop(stop))
     limits = {
         "worker_max_in_flight": args.in_flight,
         "worker_tenant_max_in_flight": args.in_flight,
@@ -129,6 +158,7 @@ async def run(args: argparse.Namespace, bootstrap: str, url: str) -> None:
     }
     with running_simulator(SimConfig(latency_ms=args.latency_ms)) as sim:
         async for worker in running_worker(bootstrap, url, sim, **limits):
+            freeze_heap()  # as `zai-l10n worker` does once it is built
             topics = worker.settings.topic_requests, worker.settings.topic_results
             started = time.perf_counter()
             await publish(bootstrap, topics[0], list(requests("r", args.requests)))
@@ -137,6 +167,8 @@ async def run(args: argparse.Namespace, bootstrap: str, url: str) -> None:
             print(f"{len(done)} results in {elapsed:.1f} s: {len(done) / elapsed:.1f} req/s")
             if args.paced:
                 await paced(args, bootstrap, topics)
+    stop.set()
+    await lag
     report()
 
 
@@ -160,7 +192,8 @@ E2E = "end to end: request → result event"
 
 def report() -> None:
     print(f"{'stage':44} {'calls':>6} {'mean ms':>9} {'p99 ms':>9} {'max ms':>9}")
-    for label in [label for _, _, label in STAGES] + [IDLE, QUEUED, E2E]:
+    gcs = sorted(label for label in TIMES if label.startswith("gc pause"))
+    for label in [label for _, _, label in STAGES] + [IDLE, QUEUED, E2E, LAG, *gcs]:
         values = TIMES.get(label) or [float("nan")]
         mean, top = statistics.mean(values), max(values)
         p99 = percentile(values, 99)
