@@ -74,11 +74,17 @@ FREED: list[float] = []  # when a job's slot was freed, oldest first, not yet ta
 
 
 def watch_slots() -> None:
-    """A slot's idle time: from one job's end to the start of the next job in its place."""
-    finished, execute = Executor._finished, Executor._execute
+    """A slot's idle time: from one job giving its slot up (its languages done, or the job
+    ended without getting there) to the start of the next job in its place."""
+    finishing, finished, execute = Executor._finishing_now, Executor._finished, Executor._execute
+
+    def on_finishing(self: Executor, job_id: str) -> None:
+        FREED.append(time.perf_counter())
+        finishing(self, job_id)
 
     def on_finished(self: Executor, job_id: str, task: Any) -> None:
-        FREED.append(time.perf_counter())
+        if job_id not in self._finishing:
+            FREED.append(time.perf_counter())
         finished(self, job_id, task)
 
     async def on_execute(self: Executor, job: Any) -> None:
@@ -87,6 +93,7 @@ def watch_slots() -> None:
         TIMES[QUEUED].append(1000 * (time.time() - job.created_at.timestamp()))
         await execute(self, job)
 
+    Executor._finishing_now = on_finishing  # type: ignore[method-assign]
     Executor._finished = on_finished  # type: ignore[method-assign,assignment]
     Executor._execute = on_execute  # type: ignore[method-assign]
 
@@ -115,7 +122,7 @@ async def watch_loop(stop: asyncio.Event, tick: float = 0.01) -> None:
 
 
 LAG = "event loop lag (10 ms sleeps)"
-IDLE = "slot idle: job done → next job started"
+IDLE = "slot idle: slot given up → next job started"
 QUEUED = "queue: job accepted → started"
 
 
