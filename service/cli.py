@@ -45,7 +45,8 @@ def worker() -> None:
         await service.run(stop)
 
     try:
-        # uvloop: a quarter less CPU than asyncio's loop per Z.ai call (docs/benchmarks.md).
+        # uvloop: a quarter less CPU per Z.ai call over httpx's own transport, about the same
+        # over aiohttp's (docs/benchmarks.md, benchmarks/http_client.py).
         uvloop.run(main())
     finally:
         bootstrap.shutdown_tracing(provider)
