@@ -35,6 +35,22 @@ def _package(path: str) -> str:
 # SQLAlchemy work under a store adapter counts as the database's, httpx's under the Z.ai
 # client as HTTP's).
 AREAS = [
+    # py-spy names OpenTelemetry's modules without their namespace (trace/__init__.py); the
+    # OTLP exporter posts through requests/urllib3, which nothing else in the worker uses.
+    (
+        "tracing: OpenTelemetry spans, context, export",
+        (
+            "opentelemetry",
+            "service/tracing.py",
+            "_shared_internal/",
+            "trace/__init__.py",
+            "trace/span.py",
+            "trace/sampling.py",
+            "attributes/__init__.py",
+            "requests/",
+            "urllib3/",
+        ),
+    ),
     ("SQLite executing (aiosqlite's thread)", ("_connection_worker_thread",)),
     ("database: SQLAlchemy, drivers, store adapters", ("sqlalchemy/", "service/store/", "asyncpg")),
     ("HTTP to Z.ai: httpx, aiohttp, the Z.ai client", ("httpx/", "aiohttp/", "service/zai/")),

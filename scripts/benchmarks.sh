@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-for scenario in overhead latency economy scaleout memory; do
+for scenario in overhead latency economy scaleout memory tracing; do
   .venv/bin/python benchmarks/bench.py "$scenario" "$@"
 done

@@ -29,7 +29,7 @@ app.add_typer(glossary_app, name="glossary")
 def worker() -> None:
     """Consume translation requests and publish translated events."""
     from service import bootstrap
-    from service.worker.app import WorkerService
+    from service.worker.app import WorkerService, freeze_heap
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -40,10 +40,13 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await WorkerService(settings).run(stop)
+        service = WorkerService(settings)
+        freeze_heap()  # built: what lives now lives as long as the process
+        await service.run(stop)
 
     try:
-        # uvloop: a quarter less CPU than asyncio's loop per Z.ai call (docs/benchmarks.md).
+        # uvloop: a quarter less CPU per Z.ai call over httpx's own transport, about the same
+        # over aiohttp's (docs/benchmarks.md, benchmarks/http_client.py).
         uvloop.run(main())
     finally:
         bootstrap.shutdown_tracing(provider)

@@ -54,7 +54,9 @@ class Metrics:
             "zai_l10n_dead_lettered", "Messages sent to the DLQ", ["reason"], registry=r
         )
         self.in_flight = Gauge(
-            "zai_l10n_jobs_in_flight", "Jobs running in this process", registry=r
+            "zai_l10n_jobs_in_flight",
+            "Jobs at work in this process (not those only writing their results)",
+            registry=r,
         )
         self.backlog = Gauge(
             "zai_l10n_jobs_pending", "Jobs accepted and not done (all workers)", registry=r

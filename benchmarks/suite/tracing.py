@@ -17,6 +17,7 @@ import http.server
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -24,6 +25,7 @@ from rich.progress import Progress
 
 from benchmarks.suite.infra import Infra, Simulator, simulator
 from benchmarks.suite.load import Drain, Measured, drain, requests_for, workers
+from benchmarks.suite.overhead import profiled
 from benchmarks.suite.report import Result, Target, console
 from tests.support.worker import Stack
 
@@ -31,24 +33,37 @@ from tests.support.worker import Stack
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, default=2_000, help="drained requests, each run (2000)")
     p.add_argument("--in-flight", type=int, default=64, help="the worker's in-flight limit (64)")
+    p.add_argument("--profile", type=Path, help="py-spy the traced worker's drain: raw stacks")
 
 
 def run(args: argparse.Namespace, env: Infra) -> Result:
     with simulator() as sim, collector() as otlp, Progress(console=console) as progress:
         off = _drain(args, env, sim, progress, "tracing off", OTEL_TRACES_EXPORTER="none")
         on = _drain(
-            args, env, sim, progress, "tracing on (OTLP/HTTP)", OTEL_EXPORTER_OTLP_ENDPOINT=otlp
+            args,
+            env,
+            sim,
+            progress,
+            "tracing on (OTLP/HTTP)",
+            spy=args.profile,
+            OTEL_EXPORTER_OTLP_ENDPOINT=otlp,
         )
     return _result(args, off, on, off_path_ms())
 
 
 def _drain(
-    args: argparse.Namespace, env: Infra, sim: Simulator, progress: Progress, name: str, **otel: str
+    args: argparse.Namespace,
+    env: Infra,
+    sim: Simulator,
+    progress: Progress,
+    name: str,
+    spy: Path | None = None,
+    **otel: str,
 ) -> Drain:
     stack = Stack(env.bootstrap, env.database("tracing"), sim.agents, sim.files)
     limit = str(args.in_flight)
     settings = {"WORKER_MAX_IN_FLIGHT": limit, "ZAI_MAX_CONCURRENCY": limit, **otel}
-    with workers(stack, 1, TOPIC_PARTITIONS="1", **settings) as [w]:
+    with workers(stack, 1, TOPIC_PARTITIONS="1", **settings) as [w], profiled(w.pid, spy):
         messages = requests_for(stack.run, args.requests)
         return asyncio.run(
             drain(env.bootstrap, stack, messages, Measured.of([w]), progress, name=name)

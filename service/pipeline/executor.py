@@ -5,6 +5,12 @@ Claims are leases renewed while a job runs; a job whose lease another worker too
 with all its languages (a TaskGroup per job), and its completion is written only while this
 worker still holds the lease. On shutdown unfinished jobs are handed back. While the database
 is unreachable nothing new is claimed and running jobs wait (see `durable`), losing nothing.
+
+A job whose languages are done gives its slot up before its memory entries and completion are
+written: the next job is claimed while they commit, so a slot does not sit idle through two
+group commits and a claim between one upstream call and the next. It keeps its lease (renewed,
+and checked by the completion) until its completion is written; at most `max_in_flight` jobs
+are finishing so at once, so a slow database cannot pile them up.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ class Executor:
         self._on_outbox = on_outbox
         self._wake = asyncio.Event()
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}  # job id -> (tenant, task)
+        self._finishing: set[str] = set()  # jobs only writing their results: no slot held
 
     @property
     def running(self) -> list[str]:
@@ -124,14 +131,24 @@ class Executor:
         if unfinished:
             logger.info("handed back unfinished jobs", extra={"jobs": len(unfinished)})
 
+    def _slots(self) -> int:
+        """Free slots: jobs at work count, finishing ones do not (up to `max_in_flight` more)."""
+        cap = self._cfg.max_in_flight
+        return min(cap - self._at_work(), 2 * cap - len(self._running))
+
+    def _at_work(self) -> int:
+        return len(self._running) - len(self._finishing)
+
     async def _fill(self) -> None:
-        slots = self._cfg.max_in_flight - len(self._running)
+        slots = self._slots()
         if slots <= 0:
             return
         cands = [
             c for c in await self._store.candidates(slots * 4) if c.job_id not in self._running
         ]
-        running = Counter(tenant for tenant, _ in self._running.values())
+        running = Counter(
+            tenant for job_id, (tenant, _) in self._running.items() if job_id not in self._finishing
+        )
         chosen = pick(cands, slots=slots, running=running, tenant_cap=self._cfg.tenant_cap)
         if not chosen:
             return
@@ -140,11 +157,18 @@ class Executor:
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
             self._running[job.id] = (job.tenant_id, task)
             task.add_done_callback(functools.partial(self._finished, job.id))
-        self._metrics.in_flight.set(len(self._running))
+        self._metrics.in_flight.set(self._at_work())
+
+    def _finishing_now(self, job_id: str) -> None:
+        """The job's languages are done: its slot is free for the next job."""
+        self._finishing.add(job_id)
+        self._metrics.in_flight.set(self._at_work())
+        self._wake.set()
 
     def _finished(self, job_id: str, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
-        self._metrics.in_flight.set(len(self._running))
+        self._finishing.discard(job_id)
+        self._metrics.in_flight.set(self._at_work())
         self._wake.set()
 
     async def _renew_leases(self, stop: asyncio.Event) -> None:
@@ -163,7 +187,9 @@ class Executor:
         except StoreUnavailable:
             logger.warning("lease renewal failed: database unavailable")
             return
-        for job_id in set(ids) - held:
+        # A finishing job is left alone: its completion checks the lease itself, and one
+        # committed while this renewal ran is done, not lost.
+        for job_id in set(ids) - held - self._finishing:
             entry = self._running.get(job_id)
             if entry is not None:
                 logger.warning("lease lost; cancelling the job", extra={"job_id": job_id})
@@ -201,23 +227,32 @@ class Executor:
         )
         if self._budget is not None:
             await self._budget.admit(ctx)
-        outcomes = await self._languages(ctx)
+        runs: list[LanguageRun] = []
+        outcomes = await self._languages(ctx, runs)
+        self._finishing_now(job.id)
+        for run in runs:  # memory is a cache: written after the slot is given up
+            await run.remember()
         # Several languages were each counted when saved; a single one counts on completion.
         await self._complete(job, outcomes, counted=len(ctx.job.pending) > 1)
 
-    async def _languages(self, ctx: JobContext) -> dict[str, Outcome]:
-        """Every pending language at once; a crash in one cancels the others (TaskGroup)."""
+    async def _languages(self, ctx: JobContext, runs: list[LanguageRun]) -> dict[str, Outcome]:
+        """Every pending language at once; a crash in one cancels the others (TaskGroup).
+        `runs` gets each language's run, whose memory entries are still to be written."""
         pending = ctx.job.pending
         # With several languages each is saved as it finishes (a crash redoes only the rest);
         # the last, or only, one is saved with the completion, in one transaction.
         early = len(pending) > 1
         async with asyncio.TaskGroup() as group:
-            tasks = {lang: group.create_task(self._target(ctx, lang, early)) for lang in pending}
+            tasks = {
+                lang: group.create_task(self._target(ctx, lang, early, runs)) for lang in pending
+            }
         return {lang: task.result() for lang, task in tasks.items()}
 
-    async def _target(self, ctx: JobContext, lang: str, persist: bool) -> Outcome:
+    async def _target(
+        self, ctx: JobContext, lang: str, persist: bool, runs: list[LanguageRun]
+    ) -> Outcome:
         with tracing.span("language", attributes={"zai_l10n.target_lang": lang}) as span:
-            outcome = await self._outcome(ctx, lang)
+            outcome = await self._outcome(ctx, lang, runs)
             tracing.tag(span, _outcome_attributes(outcome))
         if persist:
             store, job_id = self._store, ctx.job.id
@@ -233,7 +268,7 @@ class Executor:
         else:
             self._metrics.completed.inc()
 
-    async def _outcome(self, ctx: JobContext, lang: str) -> Outcome:
+    async def _outcome(self, ctx: JobContext, lang: str, runs: list[LanguageRun]) -> Outcome:
         problem = ctx.problem or unsupported_pair(ctx.request.source_lang, lang)
         if problem is not None:
             logger.warning("refused", extra={"code": problem.code, "lang": lang})
@@ -241,7 +276,9 @@ class Executor:
                 ctx.request, lang, problem.code, problem.message, retryable=problem.retryable
             )
         assert ctx.translator is not None
-        return await LanguageRun(ctx, lang, self._deps, ctx.translator).run()
+        run = LanguageRun(ctx, lang, self._deps, ctx.translator, defer_memory=True)
+        runs.append(run)
+        return await run.run()
 
     async def _give_up(self, job: ClaimedJob) -> None:
         """A job that crashed its worker `max_attempts` times fails instead of looping forever."""

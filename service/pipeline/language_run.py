@@ -94,6 +94,10 @@ class LanguageRun:
     packed_saved: int = 0  # agent calls packing avoided: a packed call of n texts saves n - 1
     submitted: dict[str, str] = field(default_factory=dict)  # call key -> async id, this run
     started: float = field(default_factory=time.time)
+    # True: the run's memory entries wait for `remember()`, so its caller can give up the
+    # job's slot first (the memory is a cache; a crash before the write only costs a call).
+    defer_memory: bool = False
+    fresh: dict[str, str] = field(default_factory=dict)  # memory entries not written yet
 
     async def run(self) -> Outcome:
         try:
@@ -148,10 +152,17 @@ class LanguageRun:
         leftover = await self._take_shared(waits, done)
         if leftover:  # what the other run could not give us
             fresh |= await self._translate(leftover, done)
-        if fresh:
-            tenant = self.ctx.request.tenant_id
-            await self.deps.durable("memory", lambda: memory.remember(tenant, fresh))
+        self.fresh = fresh
+        if not self.defer_memory:
+            await self.remember()
         return _Localized(done.texts, [done.reports[i] for i in range(len(sources))])
+
+    async def remember(self) -> None:
+        """Store this run's clean translations in the memory (once)."""
+        fresh, self.fresh = self.fresh, {}
+        if fresh:
+            memory, tenant = self.deps.memory, self.ctx.request.tenant_id
+            await self.deps.durable("memory", lambda: memory.remember(tenant, fresh))
 
     def _reuse(self, done: _Done, i: int, target: str) -> None:
         done.put(i, target, _memory_qa(i, self.ctx.sources[i][1], target))

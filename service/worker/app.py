@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -148,6 +149,16 @@ class WorkerService:
         if consumer is None:
             raise RuntimeError("consumer not started")
         await consumer.topics()  # a metadata round trip to the cluster
+
+
+def freeze_heap() -> None:
+    """Collect once, then move every object alive now (modules, classes, the SQLAlchemy
+    metadata: ~200,000 objects) out of the garbage collector's reach (`gc.freeze`). A full
+    collection walked them all, ~250 ms with the event loop stopped, every few seconds under
+    load: the spikes of the paced latency (docs/benchmarks.md). Later objects are collected
+    as before; a frozen object that dies is still freed by reference counting."""
+    gc.collect()
+    gc.freeze()
 
 
 class _EmbeddedServer(uvicorn.Server):

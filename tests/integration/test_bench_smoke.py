@@ -49,3 +49,23 @@ def test_a_scenario_that_cannot_run_exits_non_zero(
     assert done.returncode != 0
     assert "could not run" in done.stdout
     assert not (tmp_path / "memory-postgresql.json").exists()
+
+
+def test_stage_timings_times_every_stage_of_a_tiny_paced_run(kafka_bootstrap_servers: str) -> None:
+    command = [sys.executable, str(ROOT / "benchmarks" / "stage_timings.py")]
+    command += ["--requests", "8", "--in-flight", "4", "--latency-ms", "20"]
+    command += ["--paced", "6", "--paced-rate", "30"]
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers}
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = {
+        line[:44].strip(): line[44:].split()
+        for line in done.stdout.splitlines()
+        if len(line) > 44 and line[44:].split() and line[44:].split()[0].isdigit()
+    }
+    # the paced phase alone: six jobs, each once through every stage
+    for stage in ("job: claimed → completed", "upstream call (Z.ai)", "completion (group commit)"):
+        assert rows[stage][0] == "6", rows
+    assert int(rows["end to end: request → result event"][0]) == 6
+    assert float(rows["end to end: request → result event"][1]) > 20  # the upstream latency
+    assert int(rows["event loop lag (10 ms sleeps)"][0]) > 0

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from service.errors import StoreUnavailable
@@ -117,20 +120,83 @@ async def test_a_job_that_crashed_too_often_is_given_up() -> None:
     assert r.zai.calls == []
 
 
+@dataclass
+class CrashingZai(ScriptedZai):
+    """A bug (not an upstream error) in every call of one language; the others answer."""
+
+    crash_lang: str = "fr"
+
+    async def _agents(self, body: dict[str, Any]) -> httpx.Response:
+        if body["custom_variables"]["target_lang"] == self.crash_lang:
+            self.calls.append((time.monotonic(), self.crash_lang, ""))
+            raise RuntimeError("a bug, not an upstream error")
+        return await super()._agents(body)
+
+
 async def test_a_crash_in_one_language_cancels_the_others_and_leaves_the_job_to_its_lease() -> None:
-    r = rig(ScriptedZai(latency=0.2), packing=False)
-
-    async def crash(*_: Any) -> None:
-        raise RuntimeError("a bug, not an upstream error")
-
+    r = rig(CrashingZai(latency=0.2), packing=False)
     r.store.add(request("k", target_langs=["de", "fr"], text=None, segments=segments(3)))
     ex = executor(r)
-    r.memory.remember = crash  # type: ignore[method-assign]  # runs after the first replies
     async with running(ex):
         await until(lambda: r.zai.calls != [] and not ex.running)
     job = r.store.by_request("k")
     assert job.state is JobState.running and job.owner == OWNER  # retried after its lease
+    assert r.zai.calls_for("de") != []  # de was under way when fr crashed, and was cancelled
     assert r.store.outbox == [] and r.store.outcomes("k") == {}
+    assert r.memory.entries == {}
+
+
+async def test_a_job_writing_its_results_gives_its_slot_to_the_next_one() -> None:
+    """One slot, completions held: the next job's upstream call starts while the first job's
+    completion is still being written; at most one more job may be finishing so."""
+    r = rig(ScriptedZai(latency=0.01))
+    for rid in ("a", "b", "c"):
+        r.store.add(request(rid, text=f"Hello {rid}"))
+    gate, complete = asyncio.Event(), r.store.complete
+
+    async def held(completion: Any) -> bool:
+        await gate.wait()
+        return await complete(completion)
+
+    r.store.complete = held  # type: ignore[method-assign]
+    ex = executor(r, max_in_flight=1)
+    async with running(ex):
+        await until(lambda: len(r.zai.calls) == 2)  # a's slot went to b
+        await asyncio.sleep(0.1)
+        assert len(r.zai.calls) == 2 and len(ex.running) == 2  # c waits: two are finishing
+        assert not any(done(r, rid) for rid in "abc")
+        assert len(r.memory.entries) == 2  # memory written before the completion, still
+        gate.set()
+        await until(lambda: all(done(r, rid) for rid in "abc"))
+    assert len(r.zai.calls) == 3 and len(r.store.outbox) == 3
+
+
+async def test_a_finishing_job_is_not_cancelled_by_a_renewal_its_completion_decides(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A renewal that misses a finishing job (its completion committed meanwhile, or another
+    worker took it) does not cancel it: the completion checks the lease."""
+    r = rig()
+    r.store.add(request("f"))
+    gate, complete = asyncio.Event(), r.store.complete
+
+    async def held(completion: Any) -> bool:
+        await gate.wait()
+        return await complete(completion)
+
+    r.store.complete = held  # type: ignore[method-assign]
+    ex = executor(r)
+    async with running(ex):
+        await until(lambda: bool(r.zai.calls))
+        await asyncio.sleep(0.05)
+        r.store.by_request("f").owner = "worker-2"  # taken over while the result is written
+        await ex.renew_once()
+        assert ex.running  # not cancelled
+        gate.set()
+        await until(lambda: not ex.running)
+    assert r.store.outbox == [] and not done(r, "f")
+    assert "lease lost; cancelling the job" not in caplog.messages
+    assert "lease lost before completion; another worker finishes the job" in caplog.messages
 
 
 async def test_a_job_whose_lease_another_worker_took_is_cancelled_and_not_completed() -> None:
