@@ -5,8 +5,10 @@ and API process) claim a batch before sending, so no two send the same row; an i
 producer keeps each partition in order across retries.
 
 The worker's job store hands its completions' rows over directly (`hand_over`), written already
-claimed for this relay: they go out without a claim query. If sending them fails, they stay
-claimed until the claim expires, and then any relay's next claim picks them up.
+claimed for this relay: they go out without a claim query. If sending them fails (a broker
+outage), this relay keeps them and tries again each round; if it dies first, they stay claimed
+until the claim expires, and then any relay's next claim picks them up (at least once: a row
+sent by both is deduplicated by consumers on `ce_id`).
 """
 
 from __future__ import annotations
