@@ -24,19 +24,23 @@ class ControlError(ValueError):
 async def handle(state: SimState, method: str, path: str, request: Request) -> Response:
     handler = _ROUTES.get((method, path))
     if handler is None:
-        return _error(404, f"no control route {method} {path}")
+        return error(404, f"no control route {method} {path}")
     try:
-        body = orjson.loads(await request.body() or b"{}")
-        if not isinstance(body, dict):
-            raise ControlError("the body must be a JSON object")
-        return json_response(await handler(state, body, request))
-    except (orjson.JSONDecodeError, ControlError, FaultError) as exc:
-        return _error(400, str(exc))
-    except ValidationError as exc:
-        return _error(400, str(exc))
+        return json_response(await handler(state, await object_body(request), request))
+    except (orjson.JSONDecodeError, ControlError, FaultError, ValidationError) as exc:
+        return error(400, str(exc))
 
 
-def _error(status: int, message: str) -> Response:
+async def object_body(request: Request) -> dict[str, Any]:
+    """A control request's JSON object body (none: {}); ControlError if it is not one."""
+    body = orjson.loads(await request.body() or b"{}")
+    if not isinstance(body, dict):
+        raise ControlError("the body must be a JSON object")
+    return body
+
+
+def error(status: int, message: str) -> Response:
+    """A control API error body, as the simulators answer them."""
     return json_response({"error": {"code": str(status), "message": message}}, status)
 
 

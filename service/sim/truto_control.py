@@ -11,14 +11,11 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.sim.control import ControlError, error, object_body
 from service.sim.http import json_response
 from service.sim.truto_state import TRUTO_FAULTS, Account, TrutoState
 
 Handler = Callable[[TrutoState, dict[str, Any], str], Awaitable[Any]]
-
-
-class ControlError(ValueError):
-    """A bad control request (400)."""
 
 
 async def handle(state: TrutoState, method: str, path: str, request: Request) -> Response:
@@ -30,20 +27,13 @@ async def handle(state: TrutoState, method: str, path: str, request: Request) ->
         key = (method, route)
     handler = _ROUTES.get(key)
     if handler is None:
-        return _error(404, f"no control route {method} {path}")
+        return error(404, f"no control route {method} {path}")
     try:
-        body = orjson.loads(await request.body() or b"{}")
-        if not isinstance(body, dict):
-            raise ControlError("the body must be a JSON object")
-        return json_response(await handler(state, body, account_id))
+        return json_response(await handler(state, await object_body(request), account_id))
     except (orjson.JSONDecodeError, ControlError, ValidationError) as exc:
-        return _error(400, str(exc))
+        return error(400, str(exc))
     except KeyError as exc:
-        return _error(404, f"unknown integrated account {exc}")
-
-
-def _error(status: int, message: str) -> Response:
-    return json_response({"error": {"code": str(status), "message": message}}, status)
+        return error(404, f"unknown integrated account {exc}")
 
 
 async def counters(state: TrutoState, body: dict[str, Any], _: str) -> Any:
