@@ -54,12 +54,14 @@ from service.pipeline.packing_breaker import PackingBreaker
 from service.pipeline.ports import Accepted
 from service.store.budgets import SqlBudgets
 from service.store.db import create_engine, session_factory
+from service.store.driver import Database, open_database
 from service.store.glossaries import SqlGlossaries
 from service.store.glossary_files import UploadCache
 from service.store.jobs import SqlJobStore
 from service.store.memory import SqlMemory
-from service.store.outbox import SqlOutbox
+from service.store.outbox import Marks, SqlOutbox
 from service.store.tenants import SqlTenants
+from service.store.writes import WriteBatch
 from service.zai import ZaiClient
 from service.zai.retry import RetryPolicy
 from service.zai.transport import AiohttpTransport
@@ -233,8 +235,15 @@ def request_consumer(settings: Settings) -> AIOKafkaConsumer:
     )
 
 
-def outbox_relay(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> OutboxRelay:
-    outbox = SqlOutbox(sessions, claim=timedelta(seconds=settings.outbox_claim_seconds))
+def build_database(settings: Settings, *, max_connections: int = 10) -> Database:
+    """The hot paths' driver (service.store.driver) on the same database as the engine; a
+    process that only relays (the API) needs few PostgreSQL connections."""
+    return open_database(settings.database_url, max_connections=max_connections)
+
+
+def outbox_relay(settings: Settings, db: Database, *, marks: Marks | None = None) -> OutboxRelay:
+    claim = timedelta(seconds=settings.outbox_claim_seconds)
+    outbox = SqlOutbox(db, claim=claim, marks=marks)
     return OutboxRelay(outbox, lambda: kafka_producer(settings))
 
 
@@ -318,6 +327,8 @@ class WorkerParts:
     owner: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    db: Database
+    writes: WriteBatch
     metrics: Metrics
     tenants: SqlTenants
     budgets: SqlBudgets
@@ -340,15 +351,18 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
     s, owner = settings, worker_owner()
     engine = build_engine(s)
     sessions = build_sessions(engine)
+    db = build_database(s)
     metrics = metrics or worker_metrics(s)
-    relay, pool = outbox_relay(s, sessions), tenants(s, sessions, metrics)
-    # Completions hand their events to this worker's relay: no query to find them.
-    claim = timedelta(seconds=s.outbox_claim_seconds)
-    store = SqlJobStore(sessions, handoff=relay, claim=claim)
+    # Completions hand their events to this worker's relay (no query to find them), and the
+    # relay's "sent" rides on the next completions' transaction.
+    writes = WriteBatch(db, claim=timedelta(seconds=s.outbox_claim_seconds))
+    relay, pool = outbox_relay(s, db, marks=writes), tenants(s, sessions, metrics)
+    writes.hand_to(relay)
+    store = SqlJobStore(db, writes)
     files = UploadCache(
         sessions, owner=owner, policy=CachePolicy(), on_upload=metrics.glossary_uploads.inc
     )
-    deps = _run_deps(s, store, SqlMemory(sessions), files, metrics)
+    deps = _run_deps(s, store, SqlMemory(db, writes), files, metrics)
     budgets = SqlBudgets(sessions)
     gate = BudgetGate(
         budgets,
@@ -373,6 +387,8 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
         owner,
         engine,
         sessions,
+        db,
+        writes,
         metrics,
         pool,
         budgets,

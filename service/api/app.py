@@ -68,12 +68,14 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.ctx = ApiContext(
             settings=settings, sessions=sessions, cipher=CredentialCipher(settings.credentials_key)
         )
-        app.state.outbox = bootstrap.outbox_relay(settings, sessions)
+        db = bootstrap.build_database(settings, max_connections=2)
+        app.state.outbox = bootstrap.outbox_relay(settings, db)
         app.state.outbox.start()
         try:
             yield
         finally:
             await app.state.outbox.stop()
+            await db.close()
             await engine.dispose()
 
     return lifespan

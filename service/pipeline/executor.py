@@ -30,7 +30,7 @@ from service.errors import FailureCode, LeaseLost, StoreUnavailable
 from service.l10n.compliance import Policy
 from service.logs import log_context
 from service.pipeline.budget import BudgetGate
-from service.pipeline.fairness import pick
+from service.pipeline.fairness import Candidate, pick
 from service.pipeline.job_context import JobContext, resolve, unsupported_pair
 from service.pipeline.language_run import LanguageRun, RunDeps
 from service.pipeline.outcomes import Outcome, failed, outcome_event
@@ -143,16 +143,19 @@ class Executor:
         slots = self._slots()
         if slots <= 0:
             return
-        cands = [
-            c for c in await self._store.candidates(slots * 4) if c.job_id not in self._running
-        ]
-        running = Counter(
-            tenant for job_id, (tenant, _) in self._running.items() if job_id not in self._finishing
+        choose = functools.partial(
+            _choose,
+            mine=frozenset(self._running),
+            slots=slots,
+            running=Counter(
+                tenant
+                for job_id, (tenant, _) in self._running.items()
+                if job_id not in self._finishing
+            ),
+            tenant_cap=self._cfg.tenant_cap,
         )
-        chosen = pick(cands, slots=slots, running=running, tenant_cap=self._cfg.tenant_cap)
-        if not chosen:
-            return
-        won = await self._store.claim([c.job_id for c in chosen], self._cfg.owner, self._cfg.lease)
+        cfg = self._cfg
+        won = await self._store.claim_next(choose, slots * 4, cfg.owner, cfg.lease)
         for job in won:  # the others went to another worker
             task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
             self._running[job.id] = (job.tenant_id, task)
@@ -230,10 +233,10 @@ class Executor:
         runs: list[LanguageRun] = []
         outcomes = await self._languages(ctx, runs)
         self._finishing_now(job.id)
-        for run in runs:  # memory is a cache: written after the slot is given up
-            await run.remember()
+        # Memory is a cache: its entries go with the completion, after the slot is given up.
+        memory = {key: text for run in runs for key, text in run.take_fresh().items()}
         # Several languages were each counted when saved; a single one counts on completion.
-        await self._complete(job, outcomes, counted=len(ctx.job.pending) > 1)
+        await self._complete(job, outcomes, counted=len(ctx.job.pending) > 1, memory=memory)
 
     async def _languages(self, ctx: JobContext, runs: list[LanguageRun]) -> dict[str, Outcome]:
         """Every pending language at once; a crash in one cancels the others (TaskGroup).
@@ -291,9 +294,14 @@ class Executor:
         logger.error("job given up", extra={"attempts": job.attempts})
 
     async def _complete(
-        self, job: ClaimedJob, outcomes: Mapping[str, Outcome], *, counted: bool
+        self,
+        job: ClaimedJob,
+        outcomes: Mapping[str, Outcome],
+        *,
+        counted: bool,
+        memory: Mapping[str, str] | None = None,
     ) -> None:
-        store, completion = self._store, self._completion(job, outcomes)
+        store, completion = self._store, self._completion(job, outcomes, memory or {})
         done = await self._deps.durable("completion", lambda: store.complete(completion))
         if done:
             logger.info("job done")
@@ -311,7 +319,9 @@ class Executor:
         for outcome in outcomes.values():
             self._metrics.end_to_end.labels(outcome.type).observe(seconds)
 
-    def _completion(self, job: ClaimedJob, outcomes: Mapping[str, Outcome]) -> Completion:
+    def _completion(
+        self, job: ClaimedJob, outcomes: Mapping[str, Outcome], memory: Mapping[str, str]
+    ) -> Completion:
         """Fresh bodies to store; events for every language, earlier attempts' included; they
         carry the job span's trace context (or the request's, while tracing is off)."""
         fresh = {lang: o.model_dump(mode="json") for lang, o in outcomes.items()}
@@ -328,7 +338,21 @@ class Executor:
             for b in bodies
             if b is not None
         ]
-        return Completion(job.id, self._cfg.owner, fresh, events)
+        return Completion(job.id, self._cfg.owner, fresh, events, job.tenant_id, memory)
+
+
+def _choose(
+    candidates: list[Candidate],
+    *,
+    mine: frozenset[str],
+    slots: int,
+    running: Counter[str],
+    tenant_cap: int,
+) -> list[Candidate]:
+    """The fairness decision on a snapshot of what runs here (the store may call it in its
+    own thread): jobs this worker runs already are not candidates."""
+    fresh = [c for c in candidates if c.job_id not in mine]
+    return pick(fresh, slots=slots, running=running, tenant_cap=tenant_cap)
 
 
 def _job_attributes(job: ClaimedJob) -> dict[str, str | int]:

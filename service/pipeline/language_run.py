@@ -157,9 +157,14 @@ class LanguageRun:
             await self.remember()
         return _Localized(done.texts, [done.reports[i] for i in range(len(sources))])
 
+    def take_fresh(self) -> dict[str, str]:
+        """This run's clean translations, to be stored in the memory by the caller (once)."""
+        fresh, self.fresh = self.fresh, {}
+        return fresh
+
     async def remember(self) -> None:
         """Store this run's clean translations in the memory (once)."""
-        fresh, self.fresh = self.fresh, {}
+        fresh = self.take_fresh()
         if fresh:
             memory, tenant = self.deps.memory, self.ctx.request.tenant_id
             await self.deps.durable("memory", lambda: memory.remember(tenant, fresh))

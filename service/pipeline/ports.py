@@ -112,6 +112,9 @@ class Completion:
     owner: str
     outcomes: Mapping[str, Mapping[str, Any]]
     events: Sequence[OutboundEvent]
+    # The job's new memory entries (key -> translation), written in the same transaction.
+    tenant_id: str = ""
+    memory: Mapping[str, str] = field(default_factory=dict)
 
 
 class JobStore(Protocol):
@@ -138,6 +141,17 @@ class JobStore(Protocol):
         """Claim these jobs in one statement; returns those this owner won."""
         ...
 
+    async def claim_next(
+        self,
+        choose: Callable[[list[Candidate]], list[Candidate]],
+        limit: int,
+        owner: str,
+        lease: timedelta,
+    ) -> list[ClaimedJob]:
+        """`candidates(limit)`, then `claim` of those `choose` picks (a pure function: the
+        store may call it in its own thread), in one round trip to the database."""
+        ...
+
     async def renew(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
         """Extend the leases; returns the ids this owner still holds."""
         ...
@@ -161,7 +175,8 @@ class JobStore(Protocol):
 
     async def complete(self, completion: Completion) -> bool:
         """In one transaction: the fresh outcomes (of languages still pending), the events in
-        the outbox, the job done. False (nothing written) if the owner no longer holds it."""
+        the outbox, the job done, its memory entries. False (nothing written but the memory
+        entries) if the owner no longer holds it."""
         ...
 
 

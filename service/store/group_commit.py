@@ -1,11 +1,13 @@
 """Group commit: concurrent writes of the same kind share one transaction.
 
 Sixty-four jobs finishing within a few milliseconds of each other would otherwise make 64
-transactions (64 commits, 64 round trips through aiosqlite's thread or asyncpg). A caller's
+transactions (64 commits, 64 hops to SQLite's thread or round trips to PostgreSQL). A caller's
 `submit` parks its item; a flusher takes what has gathered, after `window` seconds or as soon
 as `max_items` are waiting, writes them in one transaction, and answers every caller with its
-own result, or with the batch's exception. A caller returns only after the commit, so each
-write is as durable as if it had been done alone.
+own result, or with the batch's exception. With no window, a flush starts at once and what
+arrives while it is written goes with the next one: no wait when idle, bigger batches the
+busier it gets. A caller returns only after the commit, so each write is as durable as if it
+had been done alone.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ class GroupCommit(Generic[Item, Result]):
 
     async def _run(self) -> None:
         while self._pending:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), self._window)
+            if self._window > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._window)
+            else:  # only what arrives in this turn of the event loop joins
+                await asyncio.sleep(0)
             self._full.clear()
             batch, self._pending = self._pending[: self._max], self._pending[self._max :]
             await self._write(batch)

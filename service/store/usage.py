@@ -1,7 +1,7 @@
 """The usage ledger: written in each job's completion transaction, read by the usage API.
 
-`record` is the ledger's whole share of `SqlJobStore.complete`: two statements whatever the
-batch size, on the connection of that transaction. It adds the `usage` of the completed events
+`record` is the ledger's whole share of a completion (service.store.writes): two statements
+whatever the batch size, in that transaction. It adds the `usage` of the completed events
 the transaction puts in the outbox, so the ledger and the events cannot disagree (a completion
 commits both or neither, and is made once per job: only by the worker still holding it), and
 it releases the jobs' budget reservations in the same breath.
@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Insert, RowMapping, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.pipeline.contracts import TYPE_COMPLETED
 from service.pipeline.ports import Completion
+from service.store.driver import Dialect, Script, execute, many
 from service.store.tables import BudgetReservation, UsageLedger
 
 LEDGER = UsageLedger.__table__  # type: ignore[attr-defined]
@@ -39,15 +39,20 @@ COUNTERS = ("translations", *FROM_USAGE, "character_estimates")
 GroupBy = Literal["tenant", "day", "pair"]
 
 
-async def record(conn: AsyncConnection, completions: Sequence[Completion], now: datetime) -> None:
+def record(d: Dialect, completions: Sequence[Completion], now: datetime) -> Script[None]:
     """Release the jobs' reservations and add their completed events' usage (UTC day `now`)."""
     if not completions:
         return
-    ids = [c.job_id for c in completions]
-    await conn.execute(delete(RESERVATION).where(RESERVATION.c.job_id.in_(ids)))
-    rows = ledger_rows([e.payload for c in completions for e in c.events], now.date())
+    ids = d.array([c.job_id for c in completions])
+    yield execute(f"DELETE FROM budget_reservation WHERE {d.any('job_id')}", ids)
+    yield from add(d, ledger_rows([e.payload for c in completions for e in c.events], now.date()))
+
+
+def add(d: Dialect, rows: Sequence[Mapping[str, Any]]) -> Script[None]:
+    """Add `ledger_rows` to the ledger."""
     if rows:
-        await conn.execute(_add(conn.dialect.name), rows)
+        values = [(r["tenant_id"], d.day(r["day"]), *(r[k] for k in _VALUES)) for r in rows]
+        yield many(_ADD, values)
 
 
 def ledger_rows(bodies: Sequence[Mapping[str, Any]], day: date) -> list[dict[str, Any]]:
@@ -68,13 +73,14 @@ def ledger_rows(bodies: Sequence[Mapping[str, Any]], day: date) -> list[dict[str
     return [rows[key] for key in sorted(rows)]
 
 
-def _add(dialect: str) -> Insert:
-    """INSERT … ON CONFLICT (the key) DO UPDATE adding each counter: the same on both."""
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LEDGER)
-    return statement.on_conflict_do_update(
-        index_elements=list(KEY),
-        set_={name: LEDGER.c[name] + statement.excluded[name] for name in COUNTERS},
-    )
+_VALUES = ("source_lang", "target_lang", *COUNTERS)
+# INSERT … ON CONFLICT (the key) DO UPDATE adding each counter: the same on both databases.
+_ADD = (
+    f"INSERT INTO usage_ledger ({', '.join((*KEY, *COUNTERS))})"
+    f" VALUES ({', '.join('?' * (len(KEY) + len(COUNTERS)))})"
+    f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = usage_ledger.{c} + excluded.{c}" for c in COUNTERS)
+)
 
 
 async def summary(

@@ -66,9 +66,11 @@ class WorkerService:
             await asyncio.gather(executor, return_exceptions=True)
             await self.executor.drain(s.worker_graceful_timeout)
             await self.parts.relay.stop()
+            await self.parts.writes.close()  # the relay's last "sent" marks
             http.should_exit = True
             await asyncio.gather(http_task, return_exceptions=True)
             await self.parts.tenants.aclose()
+            await self.parts.db.close()
             await self.engine.dispose()
             logger.info("worker stopped", extra={"owner": self.owner})
 
@@ -125,7 +127,7 @@ class WorkerService:
     async def _report_gauges(self, every: float = 15.0) -> None:
         """Readiness and the outbox's oldest row, for the dashboard and the alerts, whether or
         not anybody calls /readyz."""
-        outbox = SqlOutbox(self.sessions)
+        outbox = SqlOutbox(self.parts.db)
         while True:
             ready = 1
             for check in (self._check_db, self._check_kafka):

@@ -6,8 +6,8 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import random
 import time
-import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
@@ -73,7 +73,12 @@ def key_fingerprint(api_key: SecretStr) -> str:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits, as `uuid4().hex` (unique, not secret): without its system call
+    per id, a hot spot at two ids per agent call."""
+    return f"{_ids.getrandbits(128):032x}"
+
+
+_ids = random.Random()  # seeded from the OS once
 
 
 def _key_semaphore(fingerprint: str, limit: int) -> asyncio.Semaphore:
@@ -93,6 +98,49 @@ class _BearerAuth(httpx.Auth):
 
     def __repr__(self) -> str:
         return "_BearerAuth(api_key=SecretStr('**********'))"
+
+
+_HEADERS = {"Accept": "application/json", "Accept-Language": "en-US,en"}
+
+
+class _JsonCalls:
+    """JSON POSTs (agent calls, polls, token counts: all but the file API) handed straight to
+    the client's transport as `httpx.Request`s: what `AsyncClient.request` adds on the way
+    (cookies, the auth flow, redirects, event hooks) is nothing these calls use, and it cost
+    about a third of each call's CPU (docs/benchmarks.md, "overhead"). The transport is the
+    client's own, so `httpx.MockTransport` in tests and the trace instrumentation, which wraps
+    it, see every request as before."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, api_key: SecretStr | None, timeout: httpx.Timeout
+    ) -> None:
+        self._http, self._api_key = http, api_key
+        self._timeout = timeout.as_dict()
+        self._urls: dict[str, httpx.URL] = {}
+
+    def __repr__(self) -> str:
+        return "_JsonCalls(api_key=SecretStr('**********'))"
+
+    async def post(
+        self, url: str, headers: dict[str, str], content: bytes, seconds: float | None
+    ) -> httpx.Response:
+        target = self._urls.get(url) or self._urls.setdefault(url, httpx.URL(url))
+        if self._api_key is not None:  # the key is added per request, as _BearerAuth does
+            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+        request = httpx.Request(
+            "POST",
+            target,
+            headers={**_HEADERS, **headers},
+            content=content,
+            extensions={"timeout": self._timeout if seconds is None else _all(seconds)},
+        )
+        response = await self._http._transport.handle_async_request(request)
+        await response.aread()
+        return response
+
+
+def _all(seconds: float) -> dict[str, float]:
+    return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
 
 
 class ZaiClient:
@@ -147,15 +195,17 @@ class ZaiClient:
         limits = httpx.Limits(
             max_connections=max_concurrency, max_keepalive_connections=max_concurrency
         )
+        timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
+        )
         self._http = httpx.AsyncClient(
             auth=_BearerAuth(self._api_key) if self._api_key is not None else None,
-            headers={"Accept": "application/json", "Accept-Language": "en-US,en"},
-            timeout=httpx.Timeout(
-                connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
-            ),
+            headers=_HEADERS,
+            timeout=timeout,
             # aiohttp on the wire unless a test passes its own (see service.zai.transport).
             transport=transport or AiohttpTransport(limits),
         )
+        self._json = _JsonCalls(self._http, self._api_key, timeout)
 
     def __repr__(self) -> str:
         return (
@@ -431,7 +481,10 @@ class ZaiClient:
             headers["Content-Type"] = "application/json"
         async with _key_semaphore(self.key_fingerprint, self._max_concurrency):
             try:
-                response = await self._http.request(method, url, headers=headers, **kw)
+                if method == "POST" and "content" in kw and set(kw) <= {"content", "timeout"}:
+                    response = await self._json.post(url, headers, kw["content"], kw.get("timeout"))
+                else:
+                    response = await self._http.request(method, url, headers=headers, **kw)
             except httpx.TimeoutException as exc:
                 raise ZaiTimeout(f"{type(exc).__name__} on {route}: {exc}") from exc
             except httpx.TransportError as exc:

@@ -14,8 +14,10 @@ from service.pipeline.outcomes import OutboundEvent
 from service.pipeline.ports import Arrival, ClaimedJob
 from service.store import jobs
 from service.store.db import create_engine, session_factory
+from service.store.driver import Database, open_database
 from service.store.jobs import SqlJobStore
 from service.store.migrate import upgrade
+from tests.fixtures.databases import job_store
 from tests.support.pipeline import request
 
 pytestmark = pytest.mark.postgres
@@ -30,12 +32,12 @@ async def claimed(store: SqlJobStore, rid: str, owner: str, lease: float = 60) -
 
 
 async def test_async_ids_saved_at_once_for_one_language_are_all_kept(
-    engine: AsyncEngine,
+    engine: AsyncEngine, db: Database
 ) -> None:
     # One language's packed calls run concurrently and each saves its async id as Z.ai hands
     # it back. A lost one is paid again after a crash: the next worker cannot resume its poll.
     sessions = session_factory(engine)
-    store = SqlJobStore(sessions)
+    store = job_store(db)
     job = await claimed(store, "many", "w1")
     assert job.owner == "w1"
     keys = {f"call-{i}": f"async-{i}" for i in range(16)}
@@ -49,8 +51,10 @@ async def test_async_ids_saved_at_once_for_one_language_are_all_kept(
     assert stored == {"de": keys, "fr": {"call-fr": "async-fr"}}
 
 
-async def test_an_async_id_is_saved_only_while_the_job_is_held(engine: AsyncEngine) -> None:
-    store = SqlJobStore(session_factory(engine))
+async def test_an_async_id_is_saved_only_while_the_job_is_held(
+    engine: AsyncEngine, db: Database
+) -> None:
+    store = job_store(db)
     first = await claimed(store, "taken", "w1", lease=0.2)
     assert await store.save_async_id(first.id, "de", "early", "a-early", "w1")
     await asyncio.sleep(0.3)  # w1 stalls past its lease; w2 takes the job over
@@ -68,7 +72,8 @@ async def test_a_claim_skips_jobs_locked_by_another_transaction(pg_url: str) -> 
     # Two workers claiming overlapping candidates in another order deadlocked on PostgreSQL.
     engine = create_engine(pg_url)
     await upgrade(engine)
-    store = SqlJobStore(session_factory(engine))
+    db = open_database(pg_url)
+    store = job_store(db)
     for rid in ("a", "b"):
         req = TranslationRequestV1.model_validate(request(rid))
         await store.accept([Arrival(req, "requests", 0, 0, no_conflict)], [], "results")
@@ -80,6 +85,7 @@ async def test_a_claim_skips_jobs_locked_by_another_transaction(pg_url: str) -> 
         assert {j.id for j in won} == ids - {locked}
         await other.rollback()
     assert [j.id for j in await store.claim(sorted(ids), "w2", timedelta(seconds=60))] == [locked]
+    await db.close()
     await engine.dispose()
 
 

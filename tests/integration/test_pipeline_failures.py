@@ -22,9 +22,10 @@ from service.pipeline.states import JobState
 from service.store import glossaries as repository
 from service.store import jobs
 from service.store.db import session_factory
-from service.store.jobs import SqlJobStore
+from service.store.driver import open_database
 from service.store.tables import GlossaryEntry, GlossaryVersion, TenantCredential
 from service.worker.app import WorkerService
+from tests.fixtures.databases import job_store
 from tests.support.pipeline import request, results, roundtrip, running_worker, seed_glossary
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e]
@@ -121,7 +122,8 @@ async def test_missing_pinned_glossary_version_fails_at_once(
     req = TranslationRequestV1.model_validate(
         request("pin", glossary="product-terms", target_langs=["de", "fr"])
     )
-    store = SqlJobStore(session_factory(engine))
+    db = open_database(db_url)
+    store = job_store(db)
     accepted = await store.accept([Arrival(req, "requests", 0, 0, _no_conflict)], [], "results")
     assert accepted.created == 1
     changed = parse_glossary(

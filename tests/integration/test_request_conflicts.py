@@ -17,8 +17,9 @@ from service.metrics import Metrics
 from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.intake import Intake, IntakeConfig, Message
 from service.store.db import session_factory
-from service.store.jobs import SqlJobStore
+from service.store.driver import Database
 from service.store.tables import Job, OutboxEvent
+from tests.fixtures.databases import job_store
 
 pytestmark = pytest.mark.postgres
 
@@ -38,9 +39,8 @@ def digest(b: dict[str, Any]) -> str:
     return TranslationRequestV1.model_validate(b).content_hash()
 
 
-def intake(engine: AsyncEngine) -> Intake:
-    store = SqlJobStore(session_factory(engine))
-    return Intake(store, Metrics(), IntakeConfig("results", "dlq"))
+def intake(db: Database) -> Intake:
+    return Intake(job_store(db), Metrics(), IntakeConfig("results", "dlq"))
 
 
 async def letters(engine: AsyncEngine) -> list[dict[str, Any]]:
@@ -54,11 +54,11 @@ async def jobs(engine: AsyncEngine) -> list[Job]:
         return list((await s.exec(select(Job))).all())
 
 
-async def test_conflict_in_one_batch_and_across_batches(engine: AsyncEngine) -> None:
+async def test_conflict_in_one_batch_and_across_batches(engine: AsyncEngine, db: Database) -> None:
     a, b = body("c1", "Your invoice"), body("c1", "Your receipt")
-    got = await intake(engine).accept(messages(a, b, {**a, "metadata": {"retry": 1}}))
+    got = await intake(db).accept(messages(a, b, {**a, "metadata": {"retry": 1}}))
     assert (got.created, got.duplicates, got.conflicts) == (1, 1, 1)
-    got = await intake(engine).accept(messages(b, a, first_offset=3))
+    got = await intake(db).accept(messages(b, a, first_offset=3))
     assert (got.created, got.duplicates, got.conflicts) == (0, 1, 1)
 
     (job,) = await jobs(engine)
@@ -73,23 +73,23 @@ async def test_conflict_in_one_batch_and_across_batches(engine: AsyncEngine) -> 
 
 
 async def test_same_content_of_a_finished_job_is_republished_other_content_is_not(
-    engine: AsyncEngine,
+    engine: AsyncEngine, db: Database
 ) -> None:
     a, b = body("c2", "Your invoice"), body("c2", "Your receipt")
-    await intake(engine).accept(messages(a))
+    await intake(db).accept(messages(a))
     async with session_factory(engine)() as s:
         await s.exec(update(Job).values(state="done"))  # type: ignore[call-overload]
         await s.commit()
-    got = await intake(engine).accept(messages(b, first_offset=1))
+    got = await intake(db).accept(messages(b, first_offset=1))
     assert (got.duplicates, got.conflicts, got.republished) == (0, 1, 0)
 
 
 async def test_two_writers_racing_with_different_content_make_one_job_and_one_conflict(
-    engine: AsyncEngine,
+    engine: AsyncEngine, db: Database
 ) -> None:
     a, b = body("c3", "Your invoice"), body("c3", "Your receipt")
     results = await asyncio.gather(
-        intake(engine).accept(messages(a)), intake(engine).accept(messages(b, first_offset=1))
+        intake(db).accept(messages(a)), intake(db).accept(messages(b, first_offset=1))
     )
     assert sum(r.created for r in results) == 1
     assert sum(r.conflicts for r in results) == 1
@@ -101,11 +101,11 @@ async def test_two_writers_racing_with_different_content_make_one_job_and_one_co
 
 
 async def test_a_job_from_before_the_hash_column_counts_as_a_duplicate(
-    engine: AsyncEngine,
+    engine: AsyncEngine, db: Database
 ) -> None:
-    await intake(engine).accept(messages(body("c4", "Your invoice")))
+    await intake(db).accept(messages(body("c4", "Your invoice")))
     async with session_factory(engine)() as s:
         await s.exec(update(Job).values(request_hash=None))  # type: ignore[call-overload]
         await s.commit()
-    got = await intake(engine).accept(messages(body("c4", "Other"), first_offset=1))
+    got = await intake(db).accept(messages(body("c4", "Other"), first_offset=1))
     assert (got.duplicates, got.conflicts) == (1, 0)

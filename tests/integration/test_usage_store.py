@@ -18,8 +18,10 @@ from service.store import budgets as budget_sql
 from service.store import usage
 from service.store.budgets import SqlBudgets
 from service.store.db import create_engine, session_factory
+from service.store.driver import Database
 from service.store.jobs import SqlJobStore
 from service.store.tables import BudgetReservation
+from tests.fixtures.databases import job_store
 
 pytestmark = pytest.mark.postgres
 
@@ -69,8 +71,10 @@ async def ledger(engine: AsyncEngine, group_by: Any = "pair") -> list[dict[str, 
         )
 
 
-async def test_a_completion_adds_its_completed_events_once(engine: AsyncEngine) -> None:
-    store = SqlJobStore(session_factory(engine))
+async def test_a_completion_adds_its_completed_events_once(
+    engine: AsyncEngine, db: Database
+) -> None:
+    store = job_store(db)
     first = await claimed(store, "a", ["de", "fr"])
     bodies = [body("a", "de", 10, memory_hits=1), body("a", "fr", kind="failed")]
     assert await store.complete(completion(first, bodies))
@@ -86,9 +90,11 @@ async def test_a_completion_adds_its_completed_events_once(engine: AsyncEngine) 
     assert by_day["day"] == datetime.now(UTC).date() and by_day["total_tokens"] == 17
 
 
-async def test_a_completion_releases_the_jobs_reservation(engine: AsyncEngine) -> None:
+async def test_a_completion_releases_the_jobs_reservation(
+    engine: AsyncEngine, db: Database
+) -> None:
     sessions = session_factory(engine)
-    store, budgets = SqlJobStore(sessions), SqlBudgets(sessions)
+    store, budgets = job_store(db), SqlBudgets(sessions)
     async with engine.begin() as conn:
         await budget_sql.set_budget(conn, "acme", 100)
     job_id = await claimed(store, "r", ["de", "fr"])
@@ -120,12 +126,12 @@ async def test_refused_when_what_is_left_does_not_cover_it(engine: AsyncEngine) 
         assert not await budget_sql.remove_budget(conn, "acme")
 
 
-async def test_spent_counts_this_month_only(engine: AsyncEngine) -> None:
+async def test_spent_counts_this_month_only(engine: AsyncEngine, db: Database) -> None:
     now = datetime(2026, 12, 3, 12, tzinfo=UTC)
     rows = usage.ledger_rows([body("old", "de", 500)], date(2026, 11, 30))
     rows += usage.ledger_rows([body("new", "de", 40)], date(2026, 12, 1))
+    await db.run(usage.add(db.dialect, rows))
     async with engine.begin() as conn:
-        await conn.execute(usage._add(conn.dialect.name), rows)
         await budget_sql.set_budget(conn, "acme", 100)
         standing = (await budget_sql.standings(conn, now))["acme"]
     assert (standing.limit, standing.spent, standing.reserved) == (100, 40, 0)

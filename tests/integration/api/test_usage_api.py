@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from service.config import Settings
 from service.store import usage
-from service.store.db import create_engine
+from service.store.driver import open_database
 from tests.integration.api.conftest import ACME, ADMIN, GLOBEX, auth
 
 pytestmark = pytest.mark.postgres
@@ -38,10 +38,9 @@ def completed(tenant: str, target: str, total: int, **extra: Any) -> dict[str, A
 
 def seed(settings: Settings, day: date, bodies: list[dict[str, Any]]) -> None:
     async def write() -> None:
-        engine = create_engine(settings.database_url)
-        async with engine.begin() as conn:
-            await conn.execute(usage._add(conn.dialect.name), usage.ledger_rows(bodies, day))
-        await engine.dispose()
+        db = open_database(settings.database_url)
+        await db.run(usage.add(db.dialect, usage.ledger_rows(bodies, day)))
+        await db.close()
 
     asyncio.run(write())
 

@@ -88,6 +88,7 @@ class FakeJobStore:
         self.saved_async_ids: list[tuple[str, str, str]] = []
         self.glossary_for: dict[str, tuple[str, int]] = {}  # tenant -> pinned at accept
         self.budgets: FakeBudgets | None = None  # settled in `complete`, as the SQL store does
+        self.memory: FakeMemory | None = None  # the completion's entries, likewise
 
     def add(self, request: TranslationRequestV1, **fields: Any) -> str:
         job = _Job(str(uuid.uuid4()), request, **fields)
@@ -148,6 +149,16 @@ class FakeJobStore:
                 won.append(self._claimed(job))
         return won
 
+    async def claim_next(
+        self,
+        choose: Callable[[list[Candidate]], list[Candidate]],
+        limit: int,
+        owner: str,
+        lease: timedelta,
+    ) -> list[ClaimedJob]:
+        chosen = choose(await self.candidates(limit))
+        return await self.claim([c.job_id for c in chosen], owner, lease) if chosen else []
+
     async def renew(self, job_ids: Sequence[str], owner: str, lease: timedelta) -> set[str]:
         self.outage.check()
         held = {i for i in job_ids if self._held(self.jobs[i], owner)}
@@ -180,6 +191,8 @@ class FakeJobStore:
 
     async def complete(self, completion: Completion) -> bool:
         self.outage.check()
+        if self.memory is not None:  # written whoever holds the job, as the store does
+            self.memory.store(completion.memory)
         job = self.jobs[completion.job_id]
         if not self._held(job, completion.owner):
             return False
@@ -292,6 +305,9 @@ class FakeMemory:
 
     async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
         self.outage.check()
+        self.store(entries)
+
+    def store(self, entries: Mapping[str, str]) -> None:
         for k, v in entries.items():
             self.entries.setdefault(k, v)
             self.remembered.append(k)
@@ -488,7 +504,7 @@ def rig(zai: ScriptedZai | None = None, **config: Any) -> Rig:
         await asyncio.sleep(0.001)
 
     store, memory, budgets = FakeJobStore(outage), FakeMemory(outage), FakeBudgets(outage)
-    store.budgets = budgets
+    store.budgets, store.memory = budgets, memory
     tenants, files, metrics = FakeTenants(zai.client()), FakeGlossaryFiles(), Metrics()
     deps = RunDeps(
         store=store,
