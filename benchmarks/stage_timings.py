@@ -48,6 +48,7 @@ from service.sim.testing import running_simulator
 from service.store.jobs import SqlJobStore
 from service.store.memory import SqlMemory
 from service.store.tenants import SqlTenants
+from service.store.writes import WriteBatch
 from service.worker.app import freeze_heap
 from service.zai.client import ZaiClient
 from tests.support.pipeline import running_worker
@@ -56,18 +57,16 @@ from tests.support.worker import publish, read
 TIMES: dict[str, list[float]] = defaultdict(list)
 STAGES: list[tuple[Any, str, str]] = [
     (Intake, "accept", "intake: accept a batch"),
-    (SqlJobStore, "candidates", "  candidates"),
     (Executor, "_fill", "executor: fill (candidates + claim)"),
-    (SqlJobStore, "claim", "  claim"),
+    (SqlJobStore, "claim_next", "  candidates + claim, one round trip"),
     (Executor, "_execute", "job: claimed → completed"),
     (SqlTenants, "translator", "  tenant credential (cached)"),
     (SqlTenants, "policy", "  tenant policy (cached)"),
     (SqlMemory, "recall", "  memory look-up (group commit)"),
     (ZaiClient, "submit", "  upstream call (Z.ai)"),
     (BudgetGate, "admit", "  budget admission"),
-    (SqlMemory, "remember", "  memory write (group commit)"),
-    (SqlJobStore, "complete", "  completion (group commit)"),
-    (SqlJobStore, "_complete_many", "    one completion transaction"),
+    (SqlJobStore, "complete", "  completion + memory (group commit)"),
+    (WriteBatch, "_flush", "    one write transaction"),
     (OutboxRelay, "_send", "relay: send a batch + mark sent"),
 ]
 FREED: list[float] = []  # when a job's slot was freed, oldest first, not yet taken again

@@ -24,13 +24,14 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport, HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.util.re import parse_env_headers
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -86,12 +87,25 @@ def configure_tracing(
         tracing.uninstall()
         return None
     name = settings.otel_service_name or service_name
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+    resource = Resource.create({SERVICE_NAME: name})
+    provider = TracerProvider(resource=resource, sampler=trace_sampler(settings))
     for e in exporters:
         # A test's exporter sees each span as it ends; a real one gets batches off the loop.
         provider.add_span_processor(SimpleSpanProcessor(e) if exporter else BatchSpanProcessor(e))
     tracing.install(provider)
     return provider
+
+
+def trace_sampler(settings: Settings) -> Sampler:
+    """OTEL_TRACES_SAMPLER with its argument, from the settings (whose default is not the
+    SDK's: parent-based on a ratio of 0.1)."""
+    name, ratio = settings.otel_traces_sampler.strip().lower(), settings.otel_traces_sampler_arg
+    root: Sampler = {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": sampling.TraceIdRatioBased(ratio),
+    }[name.removeprefix("parentbased_")]
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root
 
 
 def shutdown_tracing(provider: TracerProvider | None) -> None:

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     otel_exporter_otlp_headers: SecretStr | None = None
     # Unset: zai-l10n-worker or zai-l10n-api.
     otel_service_name: str | None = None
+    # Which traces are recorded, by the SDK's names: parent-based by default, so a producer's
+    # sampled trace is always continued, and a tenth of the others (OTEL_TRACES_SAMPLER_ARG)
+    # is kept: what tracing costs is paid for the recorded share (docs/operations.md).
+    otel_traces_sampler: str = "parentbased_traceidratio"
+    otel_traces_sampler_arg: float = Field(default=0.1, ge=0.0, le=1.0)
 
     # Per-tenant usage metrics: these tenants always get their own `tenant` label, and so do
     # the first METRICS_TENANT_SLOTS others a process meets; the rest count as `_other`.
@@ -189,6 +194,15 @@ class Settings(BaseSettings):
         return [n for n in dict.fromkeys(names) if n != "none"]
 
     @model_validator(mode="after")
+    def _known_sampler(self) -> Settings:
+        if self.otel_traces_sampler.strip().lower() not in TRACE_SAMPLERS:
+            raise ValueError(
+                f"OTEL_TRACES_SAMPLER: {self.otel_traces_sampler!r} is not one of "
+                + ", ".join(TRACE_SAMPLERS)
+            )
+        return self
+
+    @model_validator(mode="after")
     def _known_trace_exporters(self) -> Settings:
         unknown = set(self.trace_exporters) - {"otlp", "console"}
         if unknown:
@@ -211,6 +225,17 @@ class Settings(BaseSettings):
             preset = ZAI_MAINLAND if self.zai_region is ZaiRegion.mainland else ZAI_INTERNATIONAL
             default = preset
         return (self.zai_agents_base_url or default[0], self.zai_files_base_url or default[1])
+
+
+#: OTEL_TRACES_SAMPLER values (the OpenTelemetry SDK's names; the ratio ones read the argument).
+TRACE_SAMPLERS = (
+    "parentbased_traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "traceidratio",
+    "always_on",
+    "always_off",
+)
 
 
 @lru_cache(maxsize=1)

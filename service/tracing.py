@@ -24,7 +24,7 @@ status and `error.type` (a ZaiError's `error_code`, else the exception's class n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -34,6 +34,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 Carrier = Mapping[str, str]
 Attributes = Mapping[str, str | int | float | bool]
+#: Attributes, or what builds them: called only for a span that is recorded (sampled), so an
+#: unsampled request pays for no attribute it would throw away.
+LazyAttributes = Attributes | Callable[[], Attributes]
 
 FIELDS = ("traceparent", "tracestate")
 # W3C Trace Context, version 00 (the only one defined): version-trace id-parent id-flags.
@@ -46,7 +49,9 @@ _provider: TracerProvider | None = None
 
 __all__ = [
     "FIELDS",
+    "Attributes",
     "Carrier",
+    "LazyAttributes",
     "Span",
     "SpanKind",
     "annotate",
@@ -57,6 +62,7 @@ __all__ = [
     "outgoing",
     "passthrough",
     "provider",
+    "recording",
     "span",
     "start",
     "tag",
@@ -124,7 +130,7 @@ def start(
     *,
     parent: Carrier | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
-    attributes: Attributes | None = None,
+    attributes: LazyAttributes | None = None,
 ) -> Span | None:
     """A span that is not made current, for work that ends elsewhere (a batch, a send); end
     it with `finish`. `parent`: a carrier (an empty one starts a new trace); None: the current
@@ -132,9 +138,19 @@ def start(
     if _tracer is None:
         return None
     context = _PROPAGATOR.extract(parent) if parent is not None else None
-    return _tracer.start_span(
-        name, context=context, kind=kind, attributes=attributes, record_exception=False
-    )
+    started = _tracer.start_span(name, context=context, kind=kind, record_exception=False)
+    _set(started, attributes)
+    return started
+
+
+def _set(span: Span, attributes: LazyAttributes | None) -> None:
+    if attributes is not None and span.is_recording():
+        span.set_attributes(attributes() if callable(attributes) else attributes)
+
+
+def recording(span: Span | None) -> bool:
+    """Whether `span` is recorded: tracing is on and the trace sampled."""
+    return span is not None and span.is_recording()
 
 
 def finish(span: Span | None, error: BaseException | None = None) -> None:
@@ -150,7 +166,7 @@ def span(
     *,
     parent: Carrier | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
-    attributes: Attributes | None = None,
+    attributes: LazyAttributes | None = None,
 ) -> AbstractContextManager[Span | None]:
     """A span made current for the block (spans started inside nest under it); yields None
     while tracing is off. An exception leaving the block marks the span failed."""
@@ -165,17 +181,17 @@ def _current(
     name: str,
     parent: Carrier | None,
     kind: SpanKind,
-    attributes: Attributes | None,
+    attributes: LazyAttributes | None,
 ) -> Iterator[Span]:
     context = _PROPAGATOR.extract(parent) if parent is not None else None
     with tracer.start_as_current_span(
         name,
         context=context,
         kind=kind,
-        attributes=attributes,
         record_exception=False,
         set_status_on_exception=False,
     ) as current:
+        _set(current, attributes)
         try:
             yield current
         except BaseException as exc:
@@ -183,16 +199,19 @@ def _current(
             raise
 
 
-def annotate(attributes: Mapping[str, Any]) -> None:
-    """Set attributes on the current span (None values are left out); no-op while off."""
+def annotate(attributes: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
+    """Set attributes on the current span (None values are left out); no-op while off or
+    for an unsampled span."""
     if _tracer is not None:
         tag(trace.get_current_span(), attributes)
 
 
-def tag(span: Span | None, attributes: Mapping[str, Any]) -> None:
-    """Set attributes on `span` (None values are left out); no-op for no span."""
+def tag(span: Span | None, attributes: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
+    """Set attributes on `span` (None values are left out); no-op for no span, or one that is
+    not recorded (`attributes` may be a function: then it is not even called)."""
     if span is not None and span.is_recording():
-        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+        given = attributes() if callable(attributes) else attributes
+        span.set_attributes({k: v for k, v in given.items() if v is not None})
 
 
 def _failed(span: Span, error: BaseException) -> None:

@@ -160,7 +160,7 @@ def _publish_span(row: PendingEvent) -> tracing.Span | None:
         "publish",
         parent=row.headers,
         kind=tracing.SpanKind.PRODUCER,
-        attributes={
+        attributes=lambda: {
             "messaging.system": "kafka",
             "messaging.operation.type": "send",
             "messaging.destination.name": row.topic,

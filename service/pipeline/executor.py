@@ -201,7 +201,7 @@ class Executor:
     async def _execute(self, job: ClaimedJob) -> None:
         with (
             log_context(tenant_id=job.tenant_id, request_id=job.request_id, job_id=job.id),
-            tracing.span("job", parent=job.trace, attributes=_job_attributes(job)),
+            tracing.span("job", parent=job.trace, attributes=lambda: _job_attributes(job)),
         ):
             try:
                 await self._execute_job(job)
@@ -245,6 +245,8 @@ class Executor:
         # With several languages each is saved as it finishes (a crash redoes only the rest);
         # the last, or only, one is saved with the completion, in one transaction.
         early = len(pending) > 1
+        if not early:  # one language: no group (two tasks fewer per job, the common case)
+            return {lang: await self._target(ctx, lang, False, runs) for lang in pending}
         async with asyncio.TaskGroup() as group:
             tasks = {
                 lang: group.create_task(self._target(ctx, lang, early, runs)) for lang in pending
@@ -254,9 +256,9 @@ class Executor:
     async def _target(
         self, ctx: JobContext, lang: str, persist: bool, runs: list[LanguageRun]
     ) -> Outcome:
-        with tracing.span("language", attributes={"zai_l10n.target_lang": lang}) as span:
+        with tracing.span("language", attributes=lambda: {"zai_l10n.target_lang": lang}) as span:
             outcome = await self._outcome(ctx, lang, runs)
-            tracing.tag(span, _outcome_attributes(outcome))
+            tracing.tag(span, lambda: _outcome_attributes(outcome))
         if persist:
             store, job_id = self._store, ctx.job.id
             await self._deps.durable("outcome", lambda: store.finish_target(job_id, lang, outcome))

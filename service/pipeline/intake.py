@@ -109,13 +109,9 @@ class Intake:
                 tracing.tag(span, {"zai_l10n.dead_letter_reason": decoded.reason})
                 letters.append(self._dead_letter(m, decoded, trace))
             else:
-                tracing.tag(
-                    span,
-                    {
-                        "zai_l10n.tenant_id": decoded.tenant_id,
-                        "zai_l10n.request_id": decoded.request_id,
-                    },
-                )
+                if tracing.recording(span):
+                    ids = {"zai_l10n.tenant_id": decoded.tenant_id}
+                    tracing.tag(span, ids | {"zai_l10n.request_id": decoded.request_id})
                 conflict = partial(self._conflict, m, decoded, trace)
                 arrivals.append(Arrival(decoded, m.topic, m.partition, m.offset, conflict, trace))
         accepted = await self._store.accept(arrivals, letters, self._cfg.results_topic)
@@ -168,15 +164,15 @@ class Intake:
 
 
 def _intake_span(m: Message) -> tracing.Span | None:
-    return tracing.start(
-        "intake",
-        parent=m.headers,
-        kind=tracing.SpanKind.CONSUMER,
-        attributes={
+    def attributes() -> tracing.Attributes:
+        return {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
             "messaging.destination.name": m.topic,
             "messaging.destination.partition.id": str(m.partition),
             "messaging.kafka.offset": m.offset,
-        },
+        }
+
+    return tracing.start(
+        "intake", parent=m.headers, kind=tracing.SpanKind.CONSUMER, attributes=attributes
     )

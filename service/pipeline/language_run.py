@@ -264,6 +264,9 @@ class LanguageRun:
         else:
             batches = [Batch((k,), text) for k, text in enumerate(texts)]
         batch_run = _BatchRun(self, flat, plans, hints, asyncio.Semaphore(cfg.call_concurrency))
+        if len(batches) == 1:  # one call: no group to cancel it by (the common case)
+            await batch_run.run_batch(batches[0])
+            return batch_run.out, batch_run.notes
         try:
             async with asyncio.TaskGroup() as group:
                 for batch in batches:

@@ -12,6 +12,7 @@ transaction, and `spent` and `reserved` are read by one statement (one snapshot)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -89,15 +90,32 @@ class SqlBudgets:
         self._sessions = sessions
         self._clock = clock
         self._limits: TTLCache[str, int | None] = TTLCache(maxsize=10_000, ttl=CACHE_TTL)
+        self._loading: dict[str, asyncio.Future[int | None]] = {}
+
+    async def limit(self, tenant_id: str) -> int | None:
+        """Cached; when the entry expires, one query however many jobs ask meanwhile (all
+        jobs in flight of a tenant asked at once, every `CACHE_TTL` seconds)."""
+        if tenant_id in self._limits:
+            return self._limits[tenant_id]
+        loading = self._loading.get(tenant_id)
+        if loading is None:
+            loading = self._loading[tenant_id] = asyncio.ensure_future(self._load(tenant_id))
+            loading.add_done_callback(lambda f: self._loaded(tenant_id, f))
+        return await asyncio.shield(loading)
+
+    def _loaded(self, tenant_id: str, future: asyncio.Future[int | None]) -> None:
+        self._loading.pop(tenant_id, None)
+        if not future.cancelled():
+            future.exception()  # retrieved, so a failure nobody awaits any more is not logged
 
     @store_call
-    async def limit(self, tenant_id: str) -> int | None:
-        if tenant_id not in self._limits:
-            async with self._sessions() as s:
-                conn = await s.connection()
-                query = select(BUDGET.c.monthly_tokens).where(BUDGET.c.tenant_id == tenant_id)
-                self._limits[tenant_id] = (await conn.execute(query)).scalar_one_or_none()
-        return self._limits[tenant_id]
+    async def _load(self, tenant_id: str) -> int | None:
+        async with self._sessions() as s:
+            conn = await s.connection()
+            query = select(BUDGET.c.monthly_tokens).where(BUDGET.c.tenant_id == tenant_id)
+            value: int | None = (await conn.execute(query)).scalar_one_or_none()
+        self._limits[tenant_id] = value
+        return value
 
     @store_call
     async def standing(self, tenant_id: str, job_id: str) -> Standing | None:

@@ -438,11 +438,10 @@ class ZaiClient:
     async def _traced(self, route: str, rid: str, n: int, call: Awaitable[T]) -> T:
         """One attempt: its span (route, attempt, HTTP status, Z.ai code; never a text or a
         key) and its count for the metrics."""
-        attributes: dict[str, str | int] = {
-            "zai.route": route,
-            "zai.attempt": n,
-            "zai.request_id": rid,
-        }
+
+        def attributes() -> dict[str, str | int]:
+            return {"zai.route": route, "zai.attempt": n, "zai.request_id": rid}
+
         with tracing.span(f"zai {route}", kind=tracing.SpanKind.CLIENT, attributes=attributes):
             try:
                 result = await call
@@ -489,7 +488,7 @@ class ZaiClient:
                 raise ZaiTimeout(f"{type(exc).__name__} on {route}: {exc}") from exc
             except httpx.TransportError as exc:
                 raise ZaiConnectionError(f"{type(exc).__name__} on {route}: {exc}") from exc
-        tracing.annotate({"http.response.status_code": response.status_code})
+        tracing.annotate(lambda: {"http.response.status_code": response.status_code})
         if response.is_success:
             return decode_json(response.content)
         raise self._http_error(response, route)

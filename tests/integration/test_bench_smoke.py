@@ -64,7 +64,11 @@ def test_stage_timings_times_every_stage_of_a_tiny_paced_run(kafka_bootstrap_ser
         if len(line) > 44 and line[44:].split() and line[44:].split()[0].isdigit()
     }
     # the paced phase alone: six jobs, each once through every stage
-    for stage in ("job: claimed → completed", "upstream call (Z.ai)", "completion (group commit)"):
+    for stage in (
+        "job: claimed → completed",
+        "upstream call (Z.ai)",
+        "completion + memory (group commit)",
+    ):
         assert rows[stage][0] == "6", rows
     assert int(rows["end to end: request → result event"][0]) == 6
     assert float(rows["end to end: request → result event"][1]) > 20  # the upstream latency

@@ -39,6 +39,8 @@ from tests.support.tracing import (
 from tests.support.worker import read
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
+# The service's own sampler: the producer's sampled trace is continued whatever the ratio.
+DEFAULT_SAMPLER = Settings.model_fields["otel_traces_sampler"].default
 
 
 async def publish_traced(w: WorkerService, message: dict[str, Any]) -> None:
@@ -95,7 +97,7 @@ async def test_one_request_one_trace_across_kafka_the_database_and_http(
 ) -> None:
     rid = f"traced-{uuid.uuid4().hex[:6]}"
     message = request(rid, text="Your invoice is ready", target_langs=["de", "fr"])
-    with recording("zai-l10n-worker") as exporter:
+    with recording("zai-l10n-worker", sampler=DEFAULT_SAMPLER) as exporter:
         async for w in running_worker(kafka_bootstrap_servers, db_url, sim):
             await seed_glossary(w)  # the languages upload their glossary files: more HTTP
             records = await traced_roundtrip(w, message, 2)
@@ -143,7 +145,7 @@ async def test_calls_through_truto_are_traced_to_truto(
 ) -> None:
     truto.add_account(ACCOUNT, ZAI_KEY)
     message = request(f"truto-{uuid.uuid4().hex[:6]}", text="Hello through Truto")
-    with recording("zai-l10n-worker") as exporter:
+    with recording("zai-l10n-worker", sampler=DEFAULT_SAMPLER) as exporter:
         async for w in running_worker(
             kafka_bootstrap_servers, pg_url, sim, **truto_settings(truto)
         ):
@@ -174,7 +176,7 @@ async def test_the_admin_api_traces_its_requests_and_the_events_they_cause(
     )
     csv = (ROOT / "glossaries/acme/product-terms.csv").read_bytes()
     headers = {"Authorization": f"Bearer {token}", "traceparent": TRACEPARENT}
-    with recording("zai-l10n-api") as exporter:
+    with recording("zai-l10n-api", sampler=DEFAULT_SAMPLER) as exporter:
         with TestClient(create_app(settings)) as api:
             created = await asyncio.to_thread(
                 api.post,

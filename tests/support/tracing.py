@@ -18,11 +18,14 @@ PRODUCER_SPAN = "b7ad6b7169203331"
 
 
 @contextmanager
-def recording(service: str = "zai-l10n-test") -> Iterator[InMemorySpanExporter]:
-    """Tracing on, every finished span kept in memory; off again afterwards."""
+def recording(
+    service: str = "zai-l10n-test", sampler: str = "always_on"
+) -> Iterator[InMemorySpanExporter]:
+    """Tracing on, every finished span kept in memory; off again afterwards. Every trace is
+    recorded unless `sampler` says otherwise (the service's default samples a tenth)."""
     exporter = InMemorySpanExporter()
     provider = bootstrap.configure_tracing(
-        Settings(_env_file=None),  # type: ignore[call-arg]
+        Settings(_env_file=None, otel_traces_sampler=sampler),  # type: ignore[call-arg]
         service,
         exporter=exporter,
     )

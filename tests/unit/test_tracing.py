@@ -81,6 +81,44 @@ def test_spans_continue_the_incoming_trace_and_nest() -> None:
     assert not tracing.enabled()
 
 
+UNSAMPLED = TRACEPARENT[:-2] + "00"
+
+
+def test_by_default_a_tenth_of_new_traces_is_recorded_and_a_producers_choice_is_kept() -> None:
+    built: list[int] = []
+
+    def attributes() -> tracing.Attributes:
+        built.append(1)
+        return {"zai_l10n.job_id": "j"}
+
+    with recording(sampler="parentbased_traceidratio") as exporter:
+        for _ in range(2000):  # new traces: about 200 recorded (trace ids are random)
+            with tracing.span("job", parent={}, attributes=attributes):
+                pass
+        roots = len(exporter.get_finished_spans())
+        exporter.clear()
+        with tracing.span("sampled", parent={"traceparent": TRACEPARENT}):
+            pass
+        with tracing.span("unsampled", parent={"traceparent": UNSAMPLED}) as span:
+            assert not tracing.recording(span)
+            sent = tracing.outgoing({})
+        names = [s.name for s in exporter.get_finished_spans()]
+    assert 120 <= roots <= 280, roots
+    assert len(built) == roots  # attributes are built for recorded spans only
+    assert names == ["sampled"]
+    assert sent["traceparent"].endswith("-00")  # the decision travels on with the events
+
+
+def test_the_sampler_follows_the_standard_variables() -> None:
+    always = bootstrap.trace_sampler(settings(otel_traces_sampler="always_off"))
+    assert always.get_description() == "AlwaysOffSampler"
+    ratio = bootstrap.trace_sampler(settings(otel_traces_sampler_arg=0.25))
+    assert "TraceIdRatioBased{0.25}" in ratio.get_description()
+    assert ratio.get_description().startswith("ParentBased")
+    with pytest.raises(ValidationError, match="OTEL_TRACES_SAMPLER"):
+        settings(otel_traces_sampler="sometimes")
+
+
 def test_an_empty_carrier_starts_a_new_trace() -> None:
     with recording() as exporter, tracing.span("outer"), tracing.span("root", parent={}):
         pass
@@ -172,6 +210,7 @@ def test_spans_reach_an_otlp_collector_with_the_secret_headers(
         **{field: collector + suffix},
         otel_exporter_otlp_headers="authorization=Bearer%20t0ken,x-tenant=ops",
         otel_service_name="l10n-test",
+        otel_traces_sampler="always_on",
     )
     provider = bootstrap.configure_tracing(s, "zai-l10n-worker")
     try:
