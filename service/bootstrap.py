@@ -44,7 +44,7 @@ from service.glossary.cache_policy import CachePolicy
 from service.kafka.consumer import KafkaIntake
 from service.kafka.relay import OutboxRelay
 from service.l10n.compliance import Policy
-from service.metrics import Metrics, TenantLabels
+from service.metrics import Metrics, TenantLabels, child
 from service.pipeline.budget import BudgetConfig, BudgetGate
 from service.pipeline.durable import Durable
 from service.pipeline.estimate import TokenEstimator
@@ -284,7 +284,7 @@ def _client_options(settings: Settings, metrics: Metrics | None = None) -> dict[
 
 def _attempt_counter(metrics: Metrics) -> Callable[[str, str], None]:
     def count(route: str, status: str) -> None:
-        metrics.upstream_attempts.labels(route, status).inc()
+        child(metrics.upstream_attempts, route, status).inc()
 
     return count
 

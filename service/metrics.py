@@ -6,11 +6,22 @@ checks that every name they use is served on /metrics.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 OTHER_TENANTS = "_other"  # tenant ids start with a letter or digit: no tenant is named so
+
+
+@functools.lru_cache(maxsize=4096)
+def child(metric: MetricWrapperBase, *values: str) -> Any:
+    """`metric.labels(*values)`, remembered: `labels` validates and takes a lock on every call,
+    and a job makes a dozen of them. Only for metrics whose series are never removed (the
+    budget gauges are: they call `labels` themselves)."""
+    return metric.labels(*values)
 
 
 class TenantLabels:
@@ -207,7 +218,7 @@ class Metrics:
         self, tenant_id: str, *, calls: int, prompt: int, completion: int, characters: int
     ) -> None:
         tenant = self.tenant_label(tenant_id)
-        self.tenant_calls.labels(tenant).inc(calls)
-        self.tenant_tokens.labels(tenant, "prompt").inc(prompt)
-        self.tenant_tokens.labels(tenant, "completion").inc(completion)
-        self.tenant_characters.labels(tenant).inc(characters)
+        child(self.tenant_calls, tenant).inc(calls)
+        child(self.tenant_tokens, tenant, "prompt").inc(prompt)
+        child(self.tenant_tokens, tenant, "completion").inc(completion)
+        child(self.tenant_characters, tenant).inc(characters)

@@ -122,7 +122,7 @@ class OutboxRelay:
             deliveries = [
                 await producer.send(
                     row.topic,
-                    orjson.dumps(row.payload),
+                    row.body or orjson.dumps(row.payload),
                     key=row.key.encode() if row.key else None,
                     headers=[(k, v.encode()) for k, v in _headers(row, span).items()],
                 )

@@ -29,6 +29,7 @@ from service import tracing
 from service.errors import FailureCode, LeaseLost, StoreUnavailable
 from service.l10n.compliance import Policy
 from service.logs import log_context
+from service.metrics import child
 from service.pipeline.budget import BudgetGate
 from service.pipeline.fairness import Candidate, pick
 from service.pipeline.job_context import JobContext, resolve, unsupported_pair
@@ -269,7 +270,7 @@ class Executor:
         """Count an outcome once it is stored, so a run whose lease was lost (and whose job
         another worker finishes) is not counted twice."""
         if outcome.type == "translation.failed":
-            self._metrics.failed.labels(outcome.error_code).inc()
+            child(self._metrics.failed, outcome.error_code).inc()
         else:
             self._metrics.completed.inc()
 
@@ -319,7 +320,7 @@ class Executor:
         """End-to-end latency: from the job's acceptance to its outcome in the outbox."""
         seconds = max(0.0, time.time() - job.created_at.timestamp())
         for outcome in outcomes.values():
-            self._metrics.end_to_end.labels(outcome.type).observe(seconds)
+            child(self._metrics.end_to_end, outcome.type).observe(seconds)
 
     def _completion(
         self, job: ClaimedJob, outcomes: Mapping[str, Outcome], memory: Mapping[str, str]

@@ -31,7 +31,7 @@ from service.l10n.compliance import Decision
 from service.l10n.packing import PACKING_INSTRUCTION, Batch, halves, pack, unpack
 from service.l10n.segment import SegmentPlan, SegmentResult, finish_segment, plan_segment
 from service.l10n.segment import suggestion_for as glossary_suggestion
-from service.metrics import Metrics
+from service.metrics import Metrics, child
 from service.pipeline.chunking import chars_for_tokens, join_chunks, split_text
 from service.pipeline.contracts import (
     ResourceFile,
@@ -108,7 +108,7 @@ class LanguageRun:
             return failed(self.ctx.request, self.lang, code, exc.message, exc.retryable, exc.code)
         report = qa.build_report(done.qa)
         for name, count in qa.metric_counts(report).items():
-            self.deps.metrics.qa.labels(name).inc(count)
+            child(self.deps.metrics.qa, name).inc(count)
         return self._assemble(done, report)
 
     # --- glossary file -----------------------------------------------------------------
@@ -367,8 +367,8 @@ class LanguageRun:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            self.deps.metrics.upstream_calls.labels(route, outcome).inc()
-            self.deps.metrics.upstream_latency.labels(route, outcome).observe(elapsed)
+            child(self.deps.metrics.upstream_calls, route, outcome).inc()
+            child(self.deps.metrics.upstream_latency, route, outcome).observe(elapsed)
 
     def _memory_key(self, text: str) -> str:
         req, g = self.ctx.request, self.ctx.glossary

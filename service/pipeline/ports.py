@@ -343,6 +343,7 @@ class PendingEvent:
     key: str | None
     payload: Mapping[str, Any]
     headers: Mapping[str, str]
+    body: bytes | None = None  # the payload's JSON as stored, when the store has it at hand
 
 
 class Outbox(Protocol):

@@ -21,7 +21,8 @@ class SqlMemory:
     def __init__(self, db: Database, writes: WriteBatch) -> None:
         self._db = db
         self._writes = writes
-        self._reads = GroupCommit(self._recall_many)
+        # No window: a look-up starts at once; those asked while it runs go together next.
+        self._reads = GroupCommit(self._recall_many, window=0.0)
 
     async def recall(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:

@@ -125,7 +125,9 @@ class SqlOutbox:
         statement = fetch(self._claim_sql, relay, d.time(now + self._claim), t, limit, t)
         rows = await self._db.run(script_of(statement), transaction=False)
         events = [
-            PendingEvent(i, topic, key, orjson.loads(payload), orjson.loads(headers))
+            PendingEvent(
+                i, topic, key, orjson.loads(payload), orjson.loads(headers), payload.encode()
+            )
             for i, topic, key, payload, headers in rows
         ]
         return sorted(events, key=lambda e: e.id)

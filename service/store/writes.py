@@ -188,8 +188,8 @@ class WriteBatch:
         if relay is None:
             return []
         return [
-            PendingEvent(row[0], e.topic, e.key, e.payload, h)
-            for row, e, h in zip(ids, events, headers, strict=True)
+            PendingEvent(row[0], e.topic, e.key, e.payload, h, values[2].encode())
+            for row, e, h, values in zip(ids, events, headers, rows, strict=True)
         ]
 
 

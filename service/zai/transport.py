@@ -44,11 +44,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             sock_read=timeout.get("read"),
         )
         body = await request.aread()
+        # As str pairs: handing httpx's Headers over decodes each of them, per access.
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw}
         try:
             async with self._client().request(
                 request.method,
                 str(request.url),
-                headers=request.headers,
+                headers=headers,
                 data=body or None,
                 allow_redirects=False,
                 timeout=limits,
