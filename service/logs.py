@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -21,6 +24,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {
     "asctime",
     "taskName",
     "color_message",
+    "log_context",
 }
 # Immutable mapping as the default: contexts replace it, never mutate it.
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
@@ -46,10 +50,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        line.update(_context.get())
+        line.update(getattr(record, "log_context", None) or _context.get())
         line.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exc"] = record.exc_text
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
@@ -86,14 +92,47 @@ class QuietRepeats(logging.Filter):
         return True
 
 
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands records to the writer thread with what they need from this one: the message
+    merged with its arguments, a traceback as text, and the job's context (a contextvar,
+    unknown to the writer thread)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg, record.args = record.getMessage(), None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        record.log_context = _context.get()
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure_logging(level: str = "INFO") -> None:
+    """Lines are formatted and written by a thread of their own: a write to stderr is a
+    system call that blocks, and the worker logs a line per job (4 % of its event loop's time
+    at 350 jobs/s, docs/benchmarks.md)."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(QuietRepeats())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler)
+    _listener.start()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_Enqueue(records)]
     root.setLevel(level.upper())
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # httpx logs every request at INFO: a line per agent call, which the Z.ai client's own
     # logs (retries, failures) and metrics already cover.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@atexit.register
+def _flush_logs() -> None:
+    """What waits for the writer thread is written before the process exits."""
+    if _listener is not None:
+        _listener.stop()
