@@ -7,8 +7,8 @@ bash scripts/bootstrap.sh
 bash scripts/system-deps.sh
 
 echo "== ruff"
-.venv/bin/ruff check service tests benchmarks
-.venv/bin/ruff format --check service tests benchmarks
+.venv/bin/ruff check service devstack tests benchmarks
+.venv/bin/ruff format --check service devstack tests benchmarks
 echo "== mypy"
 .venv/bin/mypy
 echo "== import-linter"
