@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
+from service.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 from service.sim.translate import Corruption, calls_for_strategy, count_tokens, fake_translate
-from service.zai.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
 AGENT_ID = "general_translation"
 DEFAULT_TARGET_LANG = "zh-CN"  # Z.ai's documented default (ZOA)
