@@ -15,7 +15,7 @@ from service.l10n.formats.escapes import unescaper
         (r"caf\u00e9", "café", "café"),
         (r"caf\U00e9", "cafU00e9", "café"),  # only .strings knows the capital U
         (r"a\rb", "arb", "a\rb"),  # only .strings decodes \r
-        (r"It\'s \"x\" \\ y", "It's \"x\" \\ y", "It's \"x\" \\ y"),
+        (r"It\'s \"x\" \\ y", 'It\'s "x" \\ y', 'It\'s "x" \\ y'),
         (r"\u00zz", "u00zz", "u00zz"),  # not four hex digits: the letter as itself
     ],
 )
