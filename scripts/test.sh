@@ -14,5 +14,9 @@ echo "== mypy"
 echo "== import-linter"
 .venv/bin/lint-imports
 echo "== pytest"
-# pytest exits 5 when it ran no test; with `set -e` that fails the run, as it should.
-.venv/bin/pytest "$@"
+# Two processes (the machine has two cores; most tests wait on brokers, databases and worker
+# processes rather than compute): one broker and one PostgreSQL cluster shared by both
+# (tests/fixtures/infra.py), the drills one after another on one of them (tests/conftest.py).
+# `-n 0` runs in one process. pytest exits 5 when it ran no test; with `set -e` that fails the
+# run, as it should.
+.venv/bin/pytest -n 2 --dist loadgroup "$@"
