@@ -6,14 +6,14 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/system-deps.sh
 
-echo "== ruff"
+echo "== ruff (set-up took ${SECONDS}s)"
 .venv/bin/ruff check service devstack tests benchmarks
 .venv/bin/ruff format --check service devstack tests benchmarks
-echo "== mypy"
+echo "== mypy (at ${SECONDS}s)"
 .venv/bin/mypy
-echo "== import-linter"
+echo "== import-linter (at ${SECONDS}s)"
 .venv/bin/lint-imports
-echo "== pytest"
+echo "== pytest (at ${SECONDS}s)"
 # Two processes (the machine has two cores; most tests wait on brokers, databases and worker
 # processes rather than compute): one broker and one PostgreSQL cluster shared by both
 # (tests/fixtures/infra.py), the drills one after another on one of them (tests/conftest.py).
