@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.devstack.kafka import start_kafka
+from devstack.kafka import start_kafka
 from service.l10n.packing import pack
 from service.sim.testing import running_simulator
 from tests.support.pipeline import request, roundtrip, running_worker, seed_glossary

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.suite.infra import simulator
-from service.devstack.kafka import start_kafka
+from devstack.kafka import start_kafka
 from tests.support.worker import Stack, WorkerProcess, publish
 
 

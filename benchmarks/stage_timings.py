@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.suite.load import percentile
 from benchmarks.suite.load import publish as timed_publish
-from service.devstack.kafka import start_kafka
-from service.devstack.postgres import start_postgres
+from devstack.kafka import start_kafka
+from devstack.postgres import start_postgres
 from service.kafka.relay import OutboxRelay
 from service.pipeline.budget import BudgetGate
 from service.pipeline.executor import Executor

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Java 17+ and Maven run the local Kafka broker; Chromium runs the console's browser tests
 # (tests/browser: Playwright drives Debian's build, never a downloaded one). PostgreSQL's server is
-# installed on demand by service/devstack/postgres.py. Installs what is missing from Debian's
+# installed on demand by devstack/postgres.py. Installs what is missing from Debian's
 # packages (needs root); a no-op when everything is there.
 set -euo pipefail
 missing=()

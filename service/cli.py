@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +14,7 @@ import typer
 import uvicorn
 import uvloop
 
-from service.config import get_settings
+from service.config import Settings, get_settings
 from service.logs import configure_logging
 from service.sim.cli import sim_command, truto_sim_command
 
@@ -93,14 +95,35 @@ def migrate() -> None:
 @app.command()
 def demo() -> None:
     """Run the main job end to end on this machine and print the translated events."""
-    from service.demo import run_demo
-
+    run_demo = _load_demo()
     settings = get_settings()
     configure_logging("WARNING")
     # The broker was started a moment ago: aiokafka logs the group coordinator's warm-up as
     # errors, which would only confuse a first-time reader of the demo's output.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     run_demo(settings)
+
+
+def _load_demo() -> Callable[[Settings], None]:
+    """The demo is dev tooling (`devstack/`, beside `service/` in a source checkout), not part
+    of the package or the image: found next to this package in a checkout (an editable install
+    or `python -m service` from it), else a clear error."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "devstack" / "demo.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
+    try:
+        from devstack.demo import run_demo
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("devstack", "devstack.demo"):
+            raise
+        typer.echo(
+            "zai-l10n demo runs from a source checkout: it needs devstack/ (a local Kafka broker "
+            "and the sample run), which the package does not ship. Clone the repository and run "
+            "`bash scripts/demo.sh`.",
+            err=True,
+        )
+        raise typer.Exit(2) from exc
+    return run_demo
 
 
 @glossary_app.command("import")

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from service.devstack.kafka import start_kafka
-from service.devstack.postgres import start_postgres
+from devstack.kafka import start_kafka
+from devstack.postgres import start_postgres
 from tests.support.worker import free_port
 
 TICKS = os.sysconf("SC_CLK_TCK")

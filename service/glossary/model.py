@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from service.zai.languages import SOURCE_LANGS, TARGET_LANGS
+from service.languages import SOURCE_LANGS, TARGET_LANGS
 
 HASH_VERSION = 1
 

@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.l10n.qa import QaReport
-from service.zai.languages import SOURCE_LANGS, STRATEGIES, TARGET_LANGS
+from service.languages import SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
 CE_SPECVERSION = "1.0"
 CE_SOURCE = "urn:zai-l10n:worker"

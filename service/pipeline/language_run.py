@@ -332,7 +332,7 @@ class LanguageRun:
         key = call_key(self.lang, file_id, req.strategy, hint, text)
         known = self.ctx.async_ids(self.lang).get(key) or self.submitted.get(key)
         if known:
-            return await self._timed("async_result", self.translator.poll(known))
+            return await self._timed("async_result", self.translator.poll(known, glossary=file_id))
         upstream = TranslateRequest(
             text=text,
             target_lang=self.lang,
@@ -345,7 +345,8 @@ class LanguageRun:
         if isinstance(submitted, Translation):
             return submitted
         await self._save_async_id(key, submitted)
-        return await self._timed("async_result", self.translator.poll(submitted.async_id))
+        polled = self.translator.poll(submitted.async_id, glossary=file_id)
+        return await self._timed("async_result", polled)
 
     async def _save_async_id(self, key: str, task: PendingTask) -> None:
         self.submitted[key] = task.async_id

@@ -55,6 +55,9 @@ _ERRORS: dict[str, tuple[int, str, str]] = {
     "400_1214": (400, "1214", "The messages parameter is illegal. Please check the documentation."),
     "400_1301": (400, "1301", "System detected potentially unsafe or sensitive content in input."),
     "401_1002": (401, "1002", "Authorization Token expired or incorrect"),
+    # 434: no permission for the file API (in beta; zai-api.md §3, §8.2). Its business code is
+    # not documented: the body repeats the status, as for 500 and 503.
+    "434": (434, "434", "You do not have permission to use the file API"),
     "500": (500, "500", "Internal server error"),
     "503": (503, "503", "Service temporarily unavailable"),
     "1234": (500, "1234", "Network error, error id: {error_id}, please contact customer service"),

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from openpyxl import load_workbook
 
-from service.zai.languages import SOURCE_LANGS, TARGET_LANGS
+from service.languages import SOURCE_LANGS, TARGET_LANGS
 
 _LANG_CODES = frozenset(code.lower() for code in SOURCE_LANGS | TARGET_LANGS)
 _TEXT_EXTENSIONS = frozenset(["txt", "csv", "tsv"])

@@ -121,6 +121,7 @@ async def tokenizer(call: Call) -> Response:
     body = await read_json(call.request)
     state.record("tokenizer", call.owner, body)
     texts = parse_tokenizer_request(body)
+    state.claim_request_id(call.owner, body.get("request_id"))  # a reused one is 1231
     rid = body.get("request_id")
     request_id = rid if isinstance(rid, str) and rid else state.new_task_id()
     created = int(state.clock.now())

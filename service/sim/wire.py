@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
+from service.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 from service.sim.translate import Corruption, calls_for_strategy, count_tokens, fake_translate
-from service.zai.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
 AGENT_ID = "general_translation"
 DEFAULT_TARGET_LANG = "zh-CN"  # Z.ai's documented default (ZOA)
@@ -109,10 +109,9 @@ def _check_strategy_config(config: object) -> None:
         )
 
 
-#: Models the tokenizer documents: Z.ai's (glm-4.6, glm-4.6v, glm-4.5) and bigmodel's.
-TOKENIZER_MODELS = frozenset(
-    "glm-4.6 glm-4.6v glm-4.5 glm-4-plus glm-4-0520 glm-4-long glm-4-air glm-4-flash".split()
-)
+#: The models Z.ai's Tokenizer page documents; any other is refused (as Z.ai may: a count for
+#: a model it does not tokenize would mislead the budget).
+TOKENIZER_MODELS = frozenset(["glm-4.6", "glm-4.6v", "glm-4.5"])
 _TOKENIZER_ROLES = frozenset(["system", "user", "assistant", "tool"])
 
 

@@ -8,6 +8,8 @@ from faststream.specification import AsyncAPI
 from service.config import Settings
 from service.glossary.events import GlossaryUpdatedV1
 from service.pipeline.contracts import (
+    TYPE_COMPLETED,
+    TYPE_FAILED,
     DeadLetterV1,
     TranslationCompletedV1,
     TranslationFailedV1,
@@ -23,13 +25,13 @@ def asyncapi_json(settings: Settings) -> str:
     results = settings.topic_results
     broker.publisher(
         results,
-        title="translation.completed",
+        title=TYPE_COMPLETED,
         description="One per (request, target language) that succeeded. Key: tenant id.",
         schema=TranslationCompletedV1,
     )
     broker.publisher(
         results,
-        title="translation.failed",
+        title=TYPE_FAILED,
         description="One per (request, target language) that failed, with the error code.",
         schema=TranslationFailedV1,
     )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import logging
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from service.zai.errors import (
     ZaiTimeout,
     classify,
     redact,
+    refused_file,
 )
 from service.zai.models import (
     AGENT_ID,
@@ -239,7 +241,10 @@ class ZaiClient:
         result = await self.submit(request)
         if isinstance(result, PendingTask):
             done = await self.poll(
-                result.async_id, agent_id=result.agent_id, request_id=result.request_id
+                result.async_id,
+                agent_id=result.agent_id,
+                request_id=result.request_id,
+                glossary=request.glossary,
             )
             result = dataclasses.replace(done, attempts=result.attempts)
         self._log_done("agents", result)
@@ -255,8 +260,9 @@ class ZaiClient:
             # A fresh body request_id per retry (Z.ai rejects a reused one with 1231); the
             # Idempotency-Key stays: see docs/zai-client.md "Request ids".
             body = agent_body(request, rid if n == 1 else f"{rid}-{n}")
-            reply = await self._exchange("POST", "agents", url, rid, key, json=body)
-            return parse_agent_reply(reply, request_id=rid, attempts=n)
+            with _file_refusal(request.glossary):
+                reply = await self._exchange("POST", "agents", url, rid, key, json=body)
+                return parse_agent_reply(reply, request_id=rid, attempts=n)
 
         return await self._with_retries("agents", rid, attempt)
 
@@ -267,8 +273,10 @@ class ZaiClient:
         deadline: float | None = None,
         agent_id: str = AGENT_ID,
         request_id: str | None = None,
+        glossary: str | None = None,
     ) -> Translation:
-        """Poll ``async_id`` until success or failure; ``deadline`` = seconds allowed from now.
+        """Poll ``async_id`` until success or failure; ``deadline`` = seconds allowed from now;
+        ``glossary``: the file id the task was submitted with (a 1214 is then ZaiFileNotFound).
 
         Waits grow from ``poll_initial`` to ``poll_max``. Raises ZaiDeadlineExceeded (carrying
         ``async_id``) if the task is still pending when the deadline passes.
@@ -278,7 +286,7 @@ class ZaiClient:
         wait, polls = self._poll_initial, 0
         while True:
             polls += 1
-            result = await self._poll_once(agent_id, async_id, rid, polls)
+            result = await self._poll_once(agent_id, async_id, rid, polls, glossary)
             if result is not None:
                 return result
             remaining = ends - self._clock()
@@ -295,7 +303,7 @@ class ZaiClient:
             wait = min(self._poll_max, wait * 2)
 
     async def _poll_once(
-        self, agent_id: str, async_id: str, rid: str, polls: int
+        self, agent_id: str, async_id: str, rid: str, polls: int, glossary: str | None
     ) -> Translation | None:
         """One async-result exchange (transport faults retried); a terminal reply is not."""
         url = f"{self.agents_base_url}/agents/async-result"
@@ -305,8 +313,9 @@ class ZaiClient:
             return await self._exchange("POST", "async_result", url, rid, key, json=payload)
 
         try:
-            reply = await self._with_retries("async_result", rid, attempt)
-            result = parse_async_result(reply, request_id=rid, attempts=0, polls=polls)
+            with _file_refusal(glossary):
+                reply = await self._with_retries("async_result", rid, attempt)
+                result = parse_async_result(reply, request_id=rid, attempts=0, polls=polls)
         except ZaiError as err:
             # Re-polling a failed task returns the same failure: surface it; err.retryable
             # tells the caller whether a fresh submit may succeed.
@@ -333,14 +342,16 @@ class ZaiClient:
             raise ZaiInvalidRequest("text must not be empty")
         rid = new_request_id()
         url = f"{self.files_base_url}/tokenizer"
-        body = {
-            "model": self.tokenizer_model,
-            "messages": [{"role": "user", "content": text}],
-            "request_id": rid,
-        }
         extra: dict[str, Any] = {} if http_timeout is None else {"timeout": http_timeout}
 
         async def attempt(n: int, key: str) -> int:
+            # Z.ai's docs make `request_id` unique per request (a reused one is 1231): a fresh
+            # one per retry, as for the agent.
+            body = {
+                "model": self.tokenizer_model,
+                "messages": [{"role": "user", "content": text}],
+                "request_id": rid if n == 1 else f"{rid}-{n}",
+            }
             reply = await self._exchange("POST", "tokenizer", url, rid, key, json=body, **extra)
             return parse_token_count(reply)
 
@@ -401,7 +412,8 @@ class ZaiClient:
         url = f"{self.files_base_url}/files/{file_id}"
 
         async def attempt(n: int, key: str) -> bool:
-            return parse_deleted(await self._exchange("DELETE", "files_delete", url, rid, key))
+            with _file_refusal(file_id):
+                return parse_deleted(await self._exchange("DELETE", "files_delete", url, rid, key))
 
         try:
             return await self._with_retries("files_delete", rid, attempt)
@@ -532,6 +544,19 @@ class ZaiClient:
 
     def _log_done(self, route: str, result: Translation) -> None:
         self._log(route, result.request_id, result.attempts, "translated", logging.INFO)
+
+
+@contextlib.contextmanager
+def _file_refusal(file_id: str | None) -> Iterator[None]:
+    """Within: a 1214 refusal of a request that carried `file_id` is a ZaiFileNotFound,
+    whatever its message (`service.zai.errors.refused_file`)."""
+    try:
+        yield
+    except ZaiError as err:
+        found = refused_file(err, file_id)
+        if found is err:
+            raise
+        raise found from err
 
 
 def attempt_status(err: ZaiError) -> str:

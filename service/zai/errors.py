@@ -10,10 +10,10 @@ Tree (``error_code`` in brackets; R = retryable by default)::
     │                                                rejected (Truto: needs_reauth); reconnect
     ├── ZaiAccountError [zai.account_unavailable]  1100, 1110-1112, 1121; R for 1120
     │   └── UpstreamAccountBlocked [upstream.account_blocked]  Truto: the account is blocked
-    ├── ZaiPermissionDenied [zai.permission_denied] 403/434, 1220-1222, 1300
+    ├── ZaiPermissionDenied [zai.permission_denied] 403, 434 (file API), 1220-1222, 1300
     ├── ZaiBadRequest [zai.bad_request]            other 4xx, 1200, 1210-1215, 1231
     │   ├── ZaiInvalidRequest [zai.invalid_request]  rejected locally, no HTTP call made
-    │   ├── ZaiFileNotFound [zai.file_not_found]     404 on files, 1214 naming a glossary/file
+    │   ├── ZaiFileNotFound [zai.file_not_found]     404 on files; 1214 if the request had a file
     │   └── ZaiPromptTooLong [zai.prompt_too_long]   1261
     ├── ZaiContentFiltered [zai.content_filtered]  1301, finish_reason "sensitive"
     ├── ZaiTruncated [zai.truncated]               finish_reason "length"
@@ -24,13 +24,13 @@ Tree (``error_code`` in brackets; R = retryable by default)::
     ├── ZaiMalformedResponse [zai.malformed_response] R: unparsable 2xx body
     └── ZaiDeadlineExceeded [zai.deadline_exceeded] R: async task still pending at the deadline
 
-Nothing here performs I/O: ``classify`` maps (HTTP status, parsed body) to an error instance.
+Nothing here performs I/O: ``classify`` maps (HTTP status, parsed body) to an error instance,
+and ``refused_file`` makes a refusal of a request that carried a file id a ZaiFileNotFound.
 Errors of the Truto proxy are classified in ``service.zai.truto.classify`` onto this tree.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -146,7 +146,7 @@ class ZaiInvalidRequest(ZaiBadRequest):
 
 
 class ZaiFileNotFound(ZaiBadRequest):
-    """Uploaded file (glossary) is unknown or expired."""
+    """Uploaded file (glossary) is unknown, expired or refused."""
 
     error_code = "zai.file_not_found"
 
@@ -231,15 +231,6 @@ CODE_RULES: Mapping[str, _Rule] = {
     **_rules("1302 1303 1305", ZaiRateLimited, True),
 }
 
-# Z.ai has no "file not found" code: the simulator (and, we assume, Z.ai) answers an unknown
-# glossary id with 400/1214 and a message naming the parameter, so we match on the message:
-# it must name a file/glossary AND say it is missing (a malformed glossary stays a bad request).
-_FILE_WORD = re.compile(r"glossary|\bfile|文件|术语", re.IGNORECASE)
-_MISSING_WORD = re.compile(
-    r"not found|unknown|expired|does not exist|no such|invalid|illegal|不存在|过期|无效",
-    re.IGNORECASE,
-)
-
 
 def normalise_code(value: object) -> str | None:
     """Business codes are digit strings upstream, ints in the OpenAPI schema: unify to str."""
@@ -276,15 +267,40 @@ def _first_text(*values: object) -> str:
 def classify(status: int | None, body: object, *, route: str = "") -> ZaiError:
     """Map an HTTP status and parsed JSON body to a ZaiError; the business code wins."""
     code, message, upstream = parse_envelope(body)
-    cls, retryable = _by_code(code, message) or _by_status(status, route)
+    cls, retryable = _by_code(code) or _by_status(status, route)
     return cls(message, status=status, code=code, retryable=retryable, upstream_request_id=upstream)
 
 
-def _by_code(code: str | None, message: str) -> _Rule | None:
-    rule = CODE_RULES.get(code or "")
-    if code == "1214" and _FILE_WORD.search(message) and _MISSING_WORD.search(message):
-        return ZaiFileNotFound, False
-    return rule
+def _by_code(code: str | None) -> _Rule | None:
+    return CODE_RULES.get(code or "")
+
+
+# Z.ai has no "file not found" code: an unknown, expired or deleted file id is refused like any
+# invalid field, 1214 ("${field} invalid", zai-api.md §8.3), and its wording is no contract (it
+# may even come in Chinese). So the code and the request decide, never the message.
+FILE_REFUSED_CODES = frozenset({"1214"})
+
+
+def refused_file(err: ZaiError, file_id: str | None) -> ZaiError:
+    """`err` as a ZaiFileNotFound when the request carried `file_id` (a glossary, a file to
+    delete) and was refused with 1214, whatever the message; else `err` itself. The pipeline
+    uploads the glossary again once, so a refusal that was not about the file costs one upload
+    and then stands."""
+    if not file_id or isinstance(err, ZaiFileNotFound) or err.code not in FILE_REFUSED_CODES:
+        return err
+    found = ZaiFileNotFound(
+        err.message,
+        status=err.status,
+        code=err.code,
+        retryable=False,
+        request_id=err.request_id,
+        upstream_request_id=err.upstream_request_id,
+        retry_after=err.retry_after,
+        finish_reason=err.finish_reason,
+        async_id=err.async_id,
+    )
+    found.attempts = err.attempts
+    return found
 
 
 def _by_status(status: int | None, route: str) -> _Rule:

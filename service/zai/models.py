@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from service.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 from service.zai.errors import ZaiInvalidRequest
-from service.zai.languages import REASON_LANGS, SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 
 AGENT_ID = "general_translation"
 #: The tokenizer's default model: the first Z.ai documents for `POST /paas/v4/tokenizer`.

@@ -102,8 +102,12 @@ def _first_choice(reply: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def choice_text(choice: Mapping[str, Any]) -> str:
-    """The translation text of one choice, whatever the message/content shape."""
-    raw = choice.get("messages", choice.get("message"))
+    """The translation text of one choice, whatever the message/content shape: `messages`
+    first, then `message` (a reply may carry both, one of them null or empty)."""
+    return _messages_text(choice.get("messages")) or _messages_text(choice.get("message"))
+
+
+def _messages_text(raw: object) -> str:
     messages = raw if isinstance(raw, list) else [raw]
     texts = [content_text(m.get("content")) for m in messages if isinstance(m, Mapping)]
     return next((t for t in reversed(texts) if t), "")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from service.devstack.kafka import LocalKafka, start_kafka
+from devstack.kafka import LocalKafka, start_kafka
 from tests.drills.fleet import (
     Fleet,
     ReadyzProbe,

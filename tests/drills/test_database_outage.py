@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from service.devstack.postgres import LocalPostgres, start_postgres
+from devstack.postgres import LocalPostgres, start_postgres
 from tests.drills.fleet import Tally
 from tests.drills.scale import pick, record
 from tests.fixtures.databases import _fresh_postgres

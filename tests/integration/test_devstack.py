@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from service.devstack import kafka as devkafka
-from service.devstack import postgres as devpg
+from devstack import kafka as devkafka
+from devstack import postgres as devpg
 
 
 def _unique(prefix: str) -> str:

@@ -214,6 +214,7 @@ ERROR_FAULTS = [
     ("400_1214", 400, "1214"),
     ("400_1301", 400, "1301"),
     ("401_1002", 401, "1002"),
+    ("434", 434, "434"),
     ("500", 500, "500"),
     ("503", 503, "503"),
     ("1234", 500, "1234"),
@@ -698,6 +699,8 @@ def test_tokenizer_counts_deterministically_like_the_agents_prompt_tokens(
     "body",
     [
         {"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]},
+        # bigmodel's tokenizer lists it; Z.ai's page does not
+        {"model": "glm-4-plus", "messages": [{"role": "user", "content": "x"}]},
         {"model": "glm-4.6", "messages": []},
         {"model": "glm-4.6", "messages": [{"role": "system", "content": "only system"}]},
         {"model": "glm-4.6", "messages": [{"role": "user", "content": {"text": "x"}}]},
@@ -708,6 +711,18 @@ def test_tokenizer_rejects_what_zai_documents_as_invalid(
 ) -> None:
     reply = http.post("/api/paas/v4/tokenizer", json=body)
     assert reply.status_code == 400 and reply.json()["error"]["code"] == "1214"
+
+
+@pytest.mark.parametrize("model", ["glm-4.6", "glm-4.6v", "glm-4.5"])
+def test_tokenizer_accepts_the_documented_models_and_refuses_a_reused_request_id(
+    http: httpx.Client, model: str
+) -> None:
+    body = {"model": model, "messages": [{"role": "user", "content": "x"}]}
+    rid = f"count-{model}"
+    assert http.post("/api/paas/v4/tokenizer", json={**body, "request_id": rid}).status_code == 200
+    again = http.post("/api/paas/v4/tokenizer", json={**body, "request_id": rid})
+    assert again.status_code == 400 and again.json()["error"]["code"] == "1231"
+    assert http.post("/api/paas/v4/tokenizer", json=body).status_code == 200  # no id: fine
 
 
 def test_tokenizer_faults(sim: SimulatorHandle, http: httpx.Client) -> None:

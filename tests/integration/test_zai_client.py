@@ -28,6 +28,7 @@ from service.zai import (
     ZaiInferenceFailed,
     ZaiInvalidRequest,
     ZaiMalformedResponse,
+    ZaiPermissionDenied,
     ZaiQuotaExceeded,
     ZaiRateLimited,
     ZaiServerError,
@@ -334,6 +335,20 @@ async def test_upload_retried(sim: SimulatorHandle, make_client: MakeClient) -> 
     await make_client().upload_file("g.txt", GLOSSARY)
     assert _calls(sim, "files_upload") == 3
     assert sim.counters()["uploads"] == 1
+
+
+async def test_a_434_on_upload_is_permission_denied_and_not_retried(
+    sim: SimulatorHandle, make_client: MakeClient
+) -> None:
+    sim.script("files_upload", ["434", "ok"])
+    with pytest.raises(ZaiPermissionDenied) as info:
+        await make_client().upload_file("terms.txt", GLOSSARY)
+    assert (info.value.status, info.value.error_code, info.value.attempts) == (
+        434,
+        "zai.permission_denied",
+        1,
+    )
+    assert _calls(sim, "files_upload") == 1
 
 
 async def test_upload_rejected_extension(make_client: MakeClient) -> None:

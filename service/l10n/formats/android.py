@@ -10,17 +10,17 @@ are decoded for translation and re-applied to the translation's text nodes.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator, Mapping
 
 from lxml import etree
 
 from service.l10n import plurals
 from service.l10n.formats import xmlsafe
+from service.l10n.formats.escapes import unescaper
 from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
 
-_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
-_CONTROL = {"n": "\n", "t": "\t"}
+#: Android resource escapes decoded: \n → newline, \' → ', \u00e9 → é, ...
+unescape = unescaper({"n": "\n", "t": "\t"})
 
 Located = tuple[Unit, etree._Element]
 
@@ -125,18 +125,6 @@ def _reshape(element: etree._Element, target_lang: str) -> None:
         item.set("quantity", category)
         item.tail = tails[-1] if offset == len(wanted) - 1 else tails[0]
         element.insert(position + offset, item)
-
-
-def unescape(text: str) -> str:
-    """Android resource escapes decoded: \\n → newline, \\' → ', \\u00e9 → é, ..."""
-    return _ESCAPE.sub(_decode_escape, text)
-
-
-def _decode_escape(match: re.Match[str]) -> str:
-    code = match.group(1)
-    if len(code) == 5:
-        return chr(int(code[1:], 16))
-    return _CONTROL.get(code, code)
 
 
 def escape(text: str) -> str:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from service.l10n.formats.escapes import unescaper
 from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
 
 _TOKEN = re.compile(
@@ -27,8 +28,9 @@ _TOKEN = re.compile(
       | (?P<punct>[=;])""",
     re.VERBOSE | re.DOTALL,
 )
-_ESCAPE = re.compile(r"\\([uU][0-9a-fA-F]{4}|.)", re.DOTALL)
-_CONTROL = {"n": "\n", "t": "\t", "r": "\r"}
+#: .strings escapes decoded: \n, \t, \r, \uXXXX or \UXXXX, and \" → ", ...
+unescape = unescaper({"n": "\n", "t": "\t", "r": "\r"}, "uU")
+
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -132,17 +134,6 @@ def _comment_text(comment: str) -> str:
 
 def _value(token: _Token) -> str:
     return unescape(token.text[1:-1]) if token.kind == "string" else token.text
-
-
-def unescape(text: str) -> str:
-    return _ESCAPE.sub(_decode_escape, text)
-
-
-def _decode_escape(match: re.Match[str]) -> str:
-    code = match.group(1)
-    if len(code) == 5:
-        return chr(int(code[1:], 16))
-    return _CONTROL.get(code, code)
 
 
 def quote(text: str) -> str:

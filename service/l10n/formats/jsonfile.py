@@ -8,63 +8,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from service.l10n import plurals
-from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
-from service.l10n.formats.tree import (
-    Path,
-    check_container,
-    decode_utf8,
-    depth_guard,
-    dotted,
-    encode_utf8,
-    replace_at,
-    string_leaves,
-)
+from service.l10n.formats.model import ResourceFormatError, Unit
+from service.l10n.formats.tree import Located, Path, TreeFormat, check_container, decode_utf8
 
 #: i18next v4 plural keys: "<base>_<category>"; "_ordinal_<category>" keys are left alone.
 _PLURAL_KEY = re.compile(r"^(?P<base>.+?)(?<!_ordinal)_(?P<cat>zero|one|two|few|many|other)$")
 
 
-class JsonFormat:
+class JsonFormat(TreeFormat):
     """Flat or nested JSON: every non-empty string leaf, id = dotted key path."""
 
     name = "json"
 
-    def extract(self, content: bytes) -> list[Unit]:
-        with depth_guard():
-            return self._extract(content)
+    def _load(self, content: bytes) -> tuple[Any, bool]:
+        return _load(content)
 
-    def merge(self, content: bytes, translations: Mapping[str, str], target_lang: str) -> bytes:
-        with depth_guard():
-            return self._merge(content, translations, target_lang)
-
-    def _extract(self, content: bytes) -> list[Unit]:
-        return check_unique(unit for unit, _ in self._units_with_paths(_load(content)[0]))
-
-    def _merge(self, content: bytes, translations: Mapping[str, str], target_lang: str) -> bytes:
-        document, bom = _load(content)
-        located = self._units_with_paths(document)
-        check_unique(unit for unit, _ in located)
-        paths = {unit.id: path for unit, path in located}
-        check_known(translations, paths)
-        for unit_id, text in translations.items():
-            replace_at(document, paths[unit_id], text)
-        document = self._finish(document, target_lang)
-        return encode_utf8(_dump(document, content), bom)
-
-    def _units_with_paths(self, document: Any) -> list[tuple[Unit, Path]]:
-        return [
-            (Unit(id=dotted(path), text=text), path)
-            for path, text in string_leaves(document)
-            if text.strip()
-        ]
-
-    def _finish(self, document: Any, target_lang: str) -> Any:
-        """Format-specific touches after the texts are replaced (plurals, locale)."""
-        return document
+    def _dump(self, document: Any, original: bytes) -> str:
+        return _dump(document, original)
 
 
 class I18nextFormat(JsonFormat):
@@ -72,8 +35,8 @@ class I18nextFormat(JsonFormat):
 
     name = "i18next"
 
-    def _units_with_paths(self, document: Any) -> list[tuple[Unit, Path]]:
-        units = super()._units_with_paths(document)
+    def _located(self, document: Any) -> Located:
+        units = super()._located(document)
         return [(_with_plural(unit, path), path) for unit, path in units]
 
     def _finish(self, document: Any, target_lang: str) -> Any:
@@ -89,7 +52,7 @@ class ArbFormat(JsonFormat):
 
     name = "arb"
 
-    def _units_with_paths(self, document: Any) -> list[tuple[Unit, Path]]:
+    def _located(self, document: Any) -> Located:
         if not isinstance(document, dict):
             raise ResourceFormatError("ARB: top level must be a JSON object")
         return [

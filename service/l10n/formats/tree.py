@@ -1,4 +1,5 @@
-"""Nested key/value documents (JSON, YAML): string leaves, their dotted ids, and text decoding.
+"""Nested key/value documents (JSON, YAML): string leaves, their dotted ids, text decoding, and
+`TreeFormat`, the extract and merge both formats share.
 
 Ids join the keys of the path with "." and list indexes as numbers ("home.title", "steps.0").
 A flat key that already contains dots can collide with a nested path; `check_unique` turns that
@@ -8,13 +9,14 @@ rare case into an error instead of a silent mix-up.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterator, MutableMapping, MutableSequence
+from collections.abc import Iterator, Mapping, MutableMapping, MutableSequence
 from contextlib import contextmanager
 from typing import Any
 
-from service.l10n.formats.model import ResourceFormatError
+from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
 
 Path = tuple[str | int, ...]
+Located = list[tuple[Unit, Path]]
 
 
 def decode_utf8(content: bytes) -> tuple[str, bool]:
@@ -87,3 +89,49 @@ def replace_at(root: Any, path: Path, text: str) -> None:
         parent = parent[part]
     old = parent[path[-1]]
     parent[path[-1]] = text if type(old) is str else type(old)(text)
+
+
+class TreeFormat:
+    """A format whose document is a tree of mappings and lists: each unit is a string leaf at
+    a path; merge writes the translations at their paths and dumps the document again.
+
+    A format says how to load and dump its documents and which leaves are units (`_located`),
+    and may touch the document up after the texts are replaced (`_finish`: plurals, locale)."""
+
+    name: str
+
+    def extract(self, content: bytes) -> list[Unit]:
+        with depth_guard():
+            document, _ = self._load(content)
+            return check_unique(unit for unit, _ in self._located(document))
+
+    def merge(self, content: bytes, translations: Mapping[str, str], target_lang: str) -> bytes:
+        with depth_guard():
+            document, bom = self._load(content)
+            located = self._located(document)
+            check_unique(unit for unit, _ in located)
+            paths = {unit.id: path for unit, path in located}
+            check_known(translations, paths)
+            for unit_id, text in translations.items():
+                replace_at(document, paths[unit_id], text)
+            document = self._finish(document, target_lang)
+            return encode_utf8(self._dump(document, content), bom)
+
+    def _load(self, content: bytes) -> tuple[Any, bool]:
+        """The document (checked to be a container) and whether the file had a BOM."""
+        raise NotImplementedError
+
+    def _dump(self, document: Any, original: bytes) -> str:
+        """The document as text, in the layout of `original` where the format can."""
+        raise NotImplementedError
+
+    def _located(self, document: Any) -> Located:
+        """Every unit of the document and the path of its leaf."""
+        return [
+            (Unit(id=dotted(path), text=text), path)
+            for path, text in string_leaves(document)
+            if text.strip()
+        ]
+
+    def _finish(self, document: Any, target_lang: str) -> Any:
+        return document

@@ -19,48 +19,38 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from service.l10n import plurals
-from service.l10n.formats.model import ResourceFormatError, Unit, check_known, check_unique
+from service.l10n.formats.model import ResourceFormatError, Unit
 from service.l10n.formats.tree import (
+    Located,
+    TreeFormat,
     check_container,
     decode_utf8,
-    depth_guard,
     dotted,
-    encode_utf8,
-    replace_at,
     string_leaves,
 )
 
 
-class YamlFormat:
+class YamlFormat(TreeFormat):
     name = "yaml"
 
-    def extract(self, content: bytes) -> list[Unit]:
-        with depth_guard():
-            return self._extract(content)
+    def _load(self, content: bytes) -> tuple[Any, bool]:
+        return _load(content)
 
-    def merge(self, content: bytes, translations: Mapping[str, str], target_lang: str) -> bytes:
-        with depth_guard():
-            return self._merge(content, translations, target_lang)
+    def _dump(self, document: Any, original: bytes) -> str:
+        return _dump(document, original)
 
-    def _extract(self, content: bytes) -> list[Unit]:
-        document, _ = _load(content)
-        return check_unique(
-            Unit(id=dotted(p), text=t, plural=_plural_category(document, p))
-            for p, t in _leaves(document)
-        )
+    def _located(self, document: Any) -> Located:
+        return [
+            (Unit(id=dotted(path), text=text, plural=_plural_category(document, path)), path)
+            for path, text in string_leaves(document)
+            if text.strip()
+        ]
 
-    def _merge(self, content: bytes, translations: Mapping[str, str], target_lang: str) -> bytes:
-        document, bom = _load(content)
-        leaves = _leaves(document)
-        check_unique(Unit(id=dotted(p), text=t) for p, t in leaves)
-        paths = {dotted(path): path for path, _ in leaves}
-        check_known(translations, paths)
-        for unit_id, text in translations.items():
-            replace_at(document, paths[unit_id], text)
+    def _finish(self, document: Any, target_lang: str) -> Any:
         for mapping in _plural_mappings(document, set()):
             _reshape(mapping, target_lang)
         _rename_locale_root(document, target_lang)
-        return encode_utf8(_dump(document, content), bom)
+        return document
 
 
 def _yaml() -> YAML:
@@ -81,10 +71,6 @@ def _load(content: bytes) -> tuple[Any, bool]:
     except YAMLError as exc:
         raise ResourceFormatError(f"invalid YAML: {exc}") from exc
     return check_container(document), bom
-
-
-def _leaves(document: Any) -> list[tuple[tuple[Any, ...], str]]:
-    return [(path, text) for path, text in string_leaves(document) if text.strip()]
 
 
 def _is_plural(node: Any) -> TypeGuard[CommentedMap]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 
-from service.devstack.kafka import new_cluster_id
+from devstack.kafka import new_cluster_id
 
 
 def test_cluster_ids_are_kafka_uuids() -> None:

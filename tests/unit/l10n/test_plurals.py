@@ -16,7 +16,7 @@ from lxml import etree
 from service.l10n import icu, plurals
 from service.l10n.formats import get_format
 from service.l10n.protect import Placeholder, mask, restore
-from service.zai.languages import TARGET_LANGS
+from service.languages import TARGET_LANGS
 
 FORMS = {"one": "1 file", "other": "n files"}
 

@@ -388,6 +388,7 @@ class ScriptedZai:
     faults: dict[str, list[httpx.Response | None]] = field(default_factory=dict)
     async_mode: bool = False
     unknown_files: set[str] = field(default_factory=set)  # file ids Z.ai "forgot"
+    unknown_file_message: str = "file not found"  # how it says so (1214 whatever the words)
     calls: list[tuple[float, str, str]] = field(default_factory=list)  # (time, lang, text)
     polls: int = 0
     uploads: int = 0
@@ -430,7 +431,7 @@ class ScriptedZai:
             await asyncio.sleep(self.latency)
         if variables.get("glossary") in self.unknown_files:
             return httpx.Response(
-                400, json={"error": {"code": "1214", "message": "file not found"}}
+                400, json={"error": {"code": "1214", "message": self.unknown_file_message}}
             )
         translated = fake_translate(text, lang)
         if self.async_mode:

@@ -118,8 +118,21 @@ async def test_a_dropped_placeholder_is_retried_once_with_a_stricter_instruction
     assert len(zai.calls_for("de")) == 2
 
 
-async def test_a_forgotten_glossary_file_is_uploaded_again_and_the_call_repeated() -> None:
-    zai = ScriptedZai(unknown_files={"file-1"})
+@pytest.mark.parametrize(
+    "message",
+    [
+        "file not found",
+        # Real Z.ai's wording is no contract: a 1214 for a request that carried a file id
+        # re-uploads whatever it says (none of these names a missing file).
+        "The messages parameter is illegal. Please check the documentation.",
+        "参数非法",
+        "",
+    ],
+)
+async def test_a_forgotten_glossary_file_is_uploaded_again_and_the_call_repeated(
+    message: str,
+) -> None:
+    zai = ScriptedZai(unknown_files={"file-1"}, unknown_file_message=message)
     r = rig(zai)
     doc = GlossaryDocument("en", (GlossaryEntry("invoice", {"de": "Rechnung"}),))
     pin = r.glossaries.add("g1", 1, doc)

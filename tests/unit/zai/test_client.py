@@ -156,7 +156,7 @@ async def test_retries_exhausted(upstream: Upstream, make_client: MakeClient) ->
         (error(400, "1261"), e.ZaiPromptTooLong),
         (error(401, "1002"), e.ZaiAuthError),
         (error(500, "1113"), e.ZaiQuotaExceeded),
-        (error(400, "1214", "glossary file-x not found"), e.ZaiFileNotFound),
+        (error(400, "1214", "glossary file-x not found"), e.ZaiBadRequest),  # no file sent
         (finish("sensitive"), e.ZaiContentFiltered),
         (finish("length"), e.ZaiTruncated),
     ],
@@ -370,6 +370,31 @@ async def test_async_failed_is_classified_and_not_repolled(
     assert info.value.retryable is retryable
     assert info.value.request_id == "R"
     assert len(upstream.calls("POST /agents/async-result")) == 2
+
+
+@pytest.mark.parametrize("message", ["glossary file-x not found", "Parameter error", ""])
+async def test_a_1214_on_a_request_with_a_glossary_is_file_not_found_whatever_the_message(
+    upstream: Upstream, make_client: MakeClient, message: str
+) -> None:
+    upstream.on("POST /agents", error(400, "1214", message), ok_translation())
+    async with make_client() as client:
+        with pytest.raises(e.ZaiFileNotFound) as info:
+            await client.translate(TranslateRequest("Hi", "de", glossary="file-x"))
+    assert (info.value.code, info.value.status, info.value.attempts) == ("1214", 400, 1)
+    assert len(upstream.calls("POST /agents")) == 1  # not retried: the caller re-uploads
+
+
+async def test_a_failed_task_that_carried_a_glossary_is_file_not_found_on_1214(
+    upstream: Upstream, make_client: MakeClient
+) -> None:
+    failed = {"status": "failed", "async_id": "A1", "error": {"code": "1214", "message": "?"}}
+    for glossary, cls in [("file-x", e.ZaiFileNotFound), (None, e.ZaiBadRequest)]:
+        upstream.on("POST /agents", pending("A1"))
+        upstream.on("POST /agents/async-result", httpx.Response(200, json=failed))
+        async with make_client() as client:
+            with pytest.raises(e.ZaiError) as info:
+                await client.translate(TranslateRequest("Hi", "de", glossary=glossary))
+        assert type(info.value) is cls and info.value.async_id == "A1"
 
 
 async def test_async_finish_reason_errors(upstream: Upstream, make_client: MakeClient) -> None:

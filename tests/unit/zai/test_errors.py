@@ -102,6 +102,15 @@ def test_other_4xx_fail_fast_by_status(status: int, route: str, cls: type[e.ZaiE
     assert err.retryable is False
 
 
+@pytest.mark.parametrize("code", ["434", "9999", None])
+def test_434_no_permission_for_the_file_api_is_permission_denied(code: str | None) -> None:
+    # zai-api.md §3/§8.2: 434 is "no API permission" (the file API is in beta); its business
+    # code is not documented, so the status decides for any code we do not know.
+    err = classify(434, _body(code) if code else None, route="files_upload")
+    assert type(err) is e.ZaiPermissionDenied
+    assert (err.error_code, err.retryable) == ("zai.permission_denied", False)
+
+
 def test_408_is_a_retryable_timeout() -> None:
     err = classify(408, None)
     assert isinstance(err, e.ZaiTimeout)
@@ -118,38 +127,52 @@ def test_error_body_on_2xx_with_unknown_code_is_not_retried() -> None:
     "message",
     [
         "Invalid glossary: file-123 does not exist",
-        "The glossary parameter is illegal",
-        "File not found",
-        "file_id file-abc is unknown or expired",
-        "术语表文件不存在",
+        "The messages parameter is illegal.",  # the wording says nothing of the file
+        "参数非法",
+        "",
     ],
 )
-def test_1214_naming_a_file_is_file_not_found(message: str) -> None:
-    err = classify(400, _body("1214", message))
-    assert isinstance(err, e.ZaiFileNotFound)
+def test_1214_on_a_request_with_a_file_id_is_file_not_found_whatever_the_message(
+    message: str,
+) -> None:
+    refused = classify(400, {**_body("1214", message), "request_id": "up-1"})
+    err = e.refused_file(refused, "file-123")
+    assert type(err) is e.ZaiFileNotFound
     assert isinstance(err, e.ZaiBadRequest)  # callers catching bad requests still see it
-    assert err.error_code == "zai.file_not_found"
-    assert err.retryable is False
+    assert (err.error_code, err.code, err.status, err.message) == (
+        "zai.file_not_found",
+        "1214",
+        400,
+        message or err.message,
+    )
+    assert err.upstream_request_id == "up-1" and err.retryable is False
 
 
 @pytest.mark.parametrize(
     "message",
     [
-        "The messages parameter is illegal.",
+        "Invalid glossary: file-123 does not exist",  # names a file, but none was sent
         "glossary file 'file-1' is not a term list: no tab",
-        "file name too long",
+        "File not found",
         "",
     ],
 )
-def test_other_1214_is_a_plain_bad_request(message: str) -> None:
-    assert type(classify(400, _body("1214", message))) is e.ZaiBadRequest
+def test_1214_without_a_file_id_is_a_plain_bad_request(message: str) -> None:
+    refused = classify(400, _body("1214", message))
+    assert type(refused) is e.ZaiBadRequest
+    assert e.refused_file(refused, None) is refused
+
+
+@pytest.mark.parametrize("code", ["1210", "1213", "1301", "1302", "500"])
+def test_other_codes_on_a_request_with_a_file_id_are_left_alone(code: str) -> None:
+    refused = classify(400, _body(code, "glossary file not found"))
+    assert e.refused_file(refused, "file-123") is refused
 
 
 def test_simulator_messages() -> None:
-    glossary = _body("1214", "glossary is invalid: file 'file-9' not found")
-    assert type(classify(400, glossary)) is e.ZaiFileNotFound
     deleted = _body("1214", "File not found: 'file-9'")
-    assert type(classify(404, deleted, route="files_delete")) is e.ZaiFileNotFound
+    assert type(e.refused_file(classify(404, deleted), "file-9")) is e.ZaiFileNotFound
+    assert type(classify(404, None, route="files_delete")) is e.ZaiFileNotFound
     task = _body("1214", "Task not found: async_id 'x'")
     assert type(classify(404, task, route="async_result")) is e.ZaiBadRequest
 

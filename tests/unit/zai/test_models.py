@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from service.languages import SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 from service.zai.errors import ZaiBadRequest, ZaiInvalidRequest
-from service.zai.languages import SOURCE_LANGS, STRATEGIES, TARGET_LANGS
 from service.zai.models import TranslateRequest, agent_body, validate
 
 

@@ -67,6 +67,19 @@ SHAPES = {
     "content parts of strings": {
         "messages": [{"role": "assistant", "content": ["Öffnen Sie ", "das Ventil langsam."]}]
     },
+    # Seen in replies that carry both keys: the null (or empty) one must not hide the good one.
+    "messages null beside a good message": {
+        "messages": None,
+        "message": {"role": "assistant", "content": {"type": "text", "text": TEXT}},
+    },
+    "messages empty beside a good message": {
+        "messages": [],
+        "message": [{"role": "assistant", "content": [{"type": "text", "text": TEXT}]}],
+    },
+    "messages with text beside another message": {
+        "messages": [{"role": "assistant", "content": TEXT}],
+        "message": {"role": "assistant", "content": "not this one"},
+    },
     "last non-empty message wins": {
         "messages": [
             {"role": "assistant", "content": "thinking..."},
@@ -183,7 +196,8 @@ def test_sync_reply_with_async_id_and_choices_is_a_translation() -> None:
         ),
         ({"status": "failed", "error": {"code": "1302"}}, e.ZaiRateLimited, True),
         ({"status": "failed"}, e.ZaiServerError, False),
-        ({"error": {"code": "1214", "message": "glossary unknown"}}, e.ZaiFileNotFound, False),
+        # Whether a 1214 is about a file only the request knows (test_client.py).
+        ({"error": {"code": "1214", "message": "glossary unknown"}}, e.ZaiBadRequest, False),
     ],
 )
 def test_failed_replies_are_classified(

@@ -64,6 +64,21 @@ async def test_errors_are_classified_and_retried_like_any_call(
     assert API_KEY not in str(failed.value)
 
 
+async def test_each_attempt_sends_its_own_request_id(
+    upstream: Upstream, make_client: MakeClient
+) -> None:
+    # Z.ai refuses a reused body request_id with 1231: a retry must not reuse the first one.
+    upstream.on("POST /tokenizer", error(500, "500"), error(429, "1302"), counted(7))
+    async with make_client() as client:
+        assert await client.count_tokens("Hello") == 7
+    sent = upstream.calls("POST /tokenizer")
+    ids = [body["request_id"] for body in upstream.json("POST /tokenizer")]
+    assert len(set(ids)) == 3
+    assert ids == [ids[0], f"{ids[0]}-2", f"{ids[0]}-3"]
+    assert {r.headers["X-Request-Id"] for r in sent} == {ids[0]}  # one call, three attempts
+    assert len({r.headers["Idempotency-Key"] for r in sent}) == 1
+
+
 async def test_a_per_call_policy_overrides_the_clients(
     upstream: Upstream, make_client: MakeClient
 ) -> None:

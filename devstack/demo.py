@@ -23,9 +23,9 @@ from pathlib import Path
 
 import httpx
 
+from devstack.kafka import start_kafka
 from service import bootstrap
 from service.config import Settings
-from service.devstack.kafka import start_kafka
 from service.glossary.limits import GlossaryLimits
 from service.store import glossaries as repository
 from service.store.glossary_import import import_tree

@@ -4,8 +4,8 @@ Uses Debian's server binaries (/usr/lib/postgresql/<major>/bin), installing the 
 package when they are missing. initdb refuses to run as root, so as root every server command runs
 as the `postgres` system user. If DATABASE_URL is set, that database is used instead.
 
-    python -m service.devstack.postgres start [--dir D]
-    python -m service.devstack.postgres stop --dir D
+    python -m devstack.postgres start [--dir D]
+    python -m devstack.postgres stop --dir D
 """
 
 from __future__ import annotations
@@ -243,9 +243,7 @@ def _cmd_stop(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m service.devstack.postgres", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m devstack.postgres", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="start a private cluster in the background")
     start.add_argument("--dir", default=None, help="cluster dir (default: new temp dir)")

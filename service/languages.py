@@ -1,4 +1,9 @@
-"""Language codes and strategies documented for Z.ai's General Translation agent (§6.2)."""
+"""The language codes and strategies the service speaks: those Z.ai's General Translation agent
+documents (zai-api.md §6.2).
+
+A module of its own at the bottom of the layers, so the request contract, the glossary, the
+Z.ai adapter and the simulator share one list without the glossary depending on the adapter.
+"""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@
 The broker jars come from Maven Central via `mvn dependency:copy-dependencies` on
 deploy/local/kafka/pom.xml and are cached per version; the broker runs as a plain `java` process.
 
-    python -m service.devstack.kafka start [--port N] [--dir D]
-    python -m service.devstack.kafka stop --dir D
-    python -m service.devstack.kafka jars
+    python -m devstack.kafka start [--port N] [--dir D]
+    python -m devstack.kafka stop --dir D
+    python -m devstack.kafka jars
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 KAFKA_VERSION = "4.1.1"
 HOST = "127.0.0.1"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 POM = REPO_ROOT / "deploy" / "local" / "kafka" / "pom.xml"
 MARKER = ".complete"
 STATE_FILE = "devstack.json"
@@ -441,7 +441,7 @@ def _cmd_jars(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.devstack.kafka", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devstack.kafka", description=__doc__)
     parser.add_argument("--version", default=KAFKA_VERSION, help="Kafka version (Maven)")
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="start a broker in the background")
