@@ -24,7 +24,7 @@ import uvloop
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.devstack.postgres import start_postgres
+from devstack.postgres import start_postgres
 from service.store.db import create_engine
 from service.store.driver import Database, Script, fetch, many, open_database
 
