@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import uvloop
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, bindparam, insert, update
