@@ -52,8 +52,25 @@ async def targets(session: AsyncSession, job_id: str) -> list[JobTarget]:
     return list((await session.exec(query)).all())
 
 
-CLAIMABLE = "(state = 'queued' OR (state = 'running' AND lease_expires_at < ?))"
-HELD = "lease_owner = ? AND state = 'running'"
+def claimable(d: Dialect) -> str:
+    s = f"{d.not_indexed}state"
+    return f"({s} = 'queued' OR ({s} = 'running' AND lease_expires_at < ?))"
+
+
+def held(d: Dialect) -> str:
+    return f"lease_owner = ? AND {d.not_indexed}state = 'running'"
+
+
+# The oldest claimable jobs: the queued ones in index order (a look at `limit` rows, whatever
+# the backlog; an OR of both states made SQLite and PostgreSQL read and sort every queued
+# job), then the few running ones whose lease expired.
+CANDIDATES = (
+    "SELECT id, tenant_id, created_at FROM (SELECT id, tenant_id, created_at FROM job"
+    " WHERE state = 'queued' ORDER BY created_at LIMIT ?) AS queued"
+    " UNION ALL SELECT id, tenant_id, created_at FROM (SELECT id, tenant_id, created_at FROM job"
+    " WHERE state = 'running' AND lease_expires_at < ? ORDER BY created_at LIMIT ?) AS expired"
+    " ORDER BY created_at LIMIT ?"
+)
 CLAIMED = (
     "id, tenant_id, request_id, request, created_at, attempts, glossary_id, glossary_version,"
     " trace_context, lease_owner"
@@ -64,11 +81,18 @@ class SqlJobStore:
     def __init__(self, db: Database, writes: WriteBatch) -> None:
         self._db, self._writes = db, writes
         d = db.dialect
-        free = f"SELECT id FROM job WHERE {d.any('id')} AND {CLAIMABLE}{d.skip_locked}"
+        free = f"SELECT id FROM job WHERE {d.any('id')} AND {claimable(d)}{d.skip_locked}"
         self._claim_sql = (
             "UPDATE job SET state = 'running', lease_owner = ?, lease_expires_at = ?,"
-            f" attempts = attempts + 1, updated_at = ? WHERE id IN ({free}) AND {CLAIMABLE}"
+            f" attempts = attempts + 1, updated_at = ? WHERE id IN ({free}) AND {claimable(d)}"
             f" RETURNING {CLAIMED}"
+        )
+        self._renew_sql = (
+            f"UPDATE job SET lease_expires_at = ? WHERE {d.any('id')} AND {held(d)} RETURNING id"
+        )
+        self._release_sql = (
+            "UPDATE job SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL"
+            f" WHERE {d.any('id')} AND {held(d)}"
         )
         self._targets_sql = (
             "SELECT job_id, target_lang, state, outcome, async_ids FROM job_target"
@@ -140,12 +164,8 @@ class SqlJobStore:
         return (yield from self._claim([c.job_id for c in chosen], owner, lease, now))
 
     def _candidates(self, limit: int, now: datetime) -> Script[list[Candidate]]:
-        rows = yield fetch(
-            f"SELECT id, tenant_id FROM job WHERE {CLAIMABLE} ORDER BY created_at LIMIT ?",
-            self._db.dialect.time(now),
-            limit,
-        )
-        return [Candidate(job_id, tenant) for job_id, tenant in rows]
+        rows = yield fetch(CANDIDATES, limit, self._db.dialect.time(now), limit, limit)
+        return [Candidate(job_id, tenant) for job_id, tenant, _ in rows]
 
     def _claim(
         self, job_ids: list[str], owner: str, lease: timedelta, now: datetime
@@ -168,7 +188,7 @@ class SqlJobStore:
             return set()
         d = self._db.dialect
         statement = fetch(
-            f"UPDATE job SET lease_expires_at = ? WHERE {d.any('id')} AND {HELD} RETURNING id",
+            self._renew_sql,
             d.time(utcnow() + lease),
             d.array(list(job_ids)),
             owner,
@@ -181,8 +201,7 @@ class SqlJobStore:
             return
         d = self._db.dialect
         statement = execute(
-            "UPDATE job SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL"
-            f" WHERE {d.any('id')} AND {HELD}",
+            self._release_sql,
             d.array(list(job_ids)),
             owner,
         )
@@ -220,8 +239,10 @@ class SqlJobStore:
 def _save_async_id(
     d: Dialect, job_id: str, lang: str, call_key: str, async_id: str, owner: str
 ) -> Script[bool]:
-    held = yield fetch(f"SELECT id FROM job WHERE id = ? AND {HELD}{d.for_update}", job_id, owner)
-    if not held:
+    mine = yield fetch(
+        f"SELECT id FROM job WHERE id = ? AND {held(d)}{d.for_update}", job_id, owner
+    )
+    if not mine:
         return False
     [(ids,)] = yield fetch(
         f"SELECT async_ids FROM job_target WHERE job_id = ? AND target_lang = ?{d.for_update}",

@@ -202,7 +202,7 @@ def _mark_done(d: Dialect, batch: Sequence[Completion], now: datetime) -> Script
         done = yield fetch(
             "UPDATE job SET state = 'done', lease_owner = NULL, lease_expires_at = NULL,"
             f" finished_at = ?, updated_at = ? WHERE {d.any('id')} AND lease_owner = ?"
-            " AND state = 'running' RETURNING id",
+            f" AND {d.not_indexed}state = 'running' RETURNING id",
             t,
             t,
             ids,

@@ -72,6 +72,10 @@ class Dialect(Protocol):
     #: appended to a SELECT that locks its rows (PostgreSQL); SQLite runs one writer at a time
     for_update: str
     skip_locked: str
+    #: put before a column whose index must not drive a look-up by key: SQLite's planner took
+    #: the (state, created_at) index for `id IN (…) AND (state = … OR …)` and read every
+    #: queued job; its unary `+` keeps it on the key. Empty on PostgreSQL.
+    not_indexed: str
 
     def any(self, column: str) -> str:
         """`column` is one of the values of one array argument (see `array`)."""

@@ -33,6 +33,7 @@ class PostgresDialect:
     name = "postgresql"
     for_update = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    not_indexed = ""
 
     def any(self, column: str) -> str:
         return f"{column} = ANY(?)"

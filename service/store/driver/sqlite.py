@@ -35,6 +35,7 @@ class SqliteDialect:
     name = "sqlite"
     for_update = ""
     skip_locked = ""
+    not_indexed = "+"
 
     def any(self, column: str) -> str:
         return f"{column} IN (SELECT value FROM json_each(?))"
