@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import unicodedata
-
-from cachetools import TTLCache
+from collections import OrderedDict
+from collections.abc import Callable
 
 
 def normalize(text: str) -> str:
@@ -49,14 +50,23 @@ class InFlight:
     it here. (Per process: two workers may still both pay.)
     """
 
-    def __init__(self, keep: float = 30.0, size: int = 10_000) -> None:
+    def __init__(
+        self, keep: float = 30.0, size: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._pending: dict[str, asyncio.Future[str | None]] = {}
-        self._recent: TTLCache[str, asyncio.Future[str | None]] = TTLCache(size, keep)
+        # Finished ones, oldest first, with when they go: expired from the front as new ones
+        # come (cachetools' TTLCache walked its expiry list on every look-up, twice a job).
+        self._recent: OrderedDict[str, tuple[float, asyncio.Future[str | None]]] = OrderedDict()
+        self._keep, self._size, self._clock = keep, size, clock
 
     def claim(self, key: str) -> asyncio.Future[str | None] | None:
         """None: the caller translates `key` and must `settle` it. Else the translation under
         way (or just made), to await shielded: a cancelled waiter must not cancel it."""
-        pending = self._pending.get(key) or self._recent.get(key)
+        pending = self._pending.get(key)
+        if pending is None and (recent := self._recent.get(key)) is not None:
+            until, pending = recent
+            if until <= self._clock():
+                pending = None
         if pending is not None:
             return pending
         self._pending[key] = asyncio.get_running_loop().create_future()
@@ -68,4 +78,14 @@ class InFlight:
         if future is not None and not future.done():
             future.set_result(text)
             if text is not None:
-                self._recent[key] = future
+                self._remember(key, future)
+
+    def _remember(self, key: str, future: asyncio.Future[str | None]) -> None:
+        now = self._clock()
+        self._recent.pop(key, None)
+        self._recent[key] = (now + self._keep, future)
+        while self._recent:
+            oldest, (until, _) = next(iter(self._recent.items()))
+            if until > now and len(self._recent) <= self._size:
+                break
+            del self._recent[oldest]

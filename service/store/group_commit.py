@@ -44,9 +44,9 @@ class GroupCommit(Generic[Item, Result]):
             self._full.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._run(), name="group-commit")
-        # Shielded: a cancelled caller's item is still written (or not) with its batch, and
-        # the batch is not torn down for the others.
-        return await asyncio.shield(future)
+        # A cancelled caller cancels only its own future: its item is still written (or not)
+        # with its batch, which the flusher task writes for the others all the same.
+        return await future
 
     async def _run(self) -> None:
         while self._pending:

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from service.pipeline.chunking import Chunk, join_chunks, split_text
 from service.pipeline.fairness import Candidate, pick
-from service.pipeline.memory import memory_key, normalize
+from service.pipeline.memory import InFlight, memory_key, normalize
 
 texts = st.text(alphabet=st.sampled_from([*"ab .!?\n\t", "。", "é"]), max_size=400)
 
@@ -62,3 +62,25 @@ def test_fair_pick_round_robins_and_caps() -> None:
     chosen = pick(cands, slots=4, running={"acme": 3}, tenant_cap=3)
     assert [c.job_id for c in chosen] == ["g0", "g1"]
     assert pick(cands, slots=0, running={}, tenant_cap=3) == []
+
+
+async def test_a_finished_translation_is_shared_for_keep_seconds_then_forgotten() -> None:
+    now = [0.0]
+    inflight = InFlight(keep=30.0, size=2, clock=lambda: now[0])
+    assert inflight.claim("a") is None  # ours to translate
+    waiting = inflight.claim("a")
+    assert waiting is not None and not waiting.done()
+    inflight.settle("a", "A")
+    assert waiting.result() == "A"
+    now[0] = 29.0
+    shared = inflight.claim("a")
+    assert shared is not None and shared.result() == "A"  # a look-up that raced the write
+    now[0] = 30.5
+    assert inflight.claim("a") is None  # gone: the memory has it by now
+    inflight.settle("a", None)  # nothing to share: not kept
+    assert inflight.claim("a") is None
+    inflight.settle("a", "A2")
+    for key in ("b", "c"):  # at most `size` kept: the oldest goes first
+        assert inflight.claim(key) is None
+        inflight.settle(key, key.upper())
+    assert inflight.claim("a") is None and inflight.claim("c") is not None

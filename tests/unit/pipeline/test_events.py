@@ -1,9 +1,21 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from service.pipeline.events import ce_headers, dead_letter, event_id
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [("acme", "r1", "de"), ("t", "réquest ✓", "zh-CN"), ("", "", ""), ("a" * 300, "x", "y")],
+)
+def test_event_id_is_the_uuid5_it_always_was(parts: tuple[str, str, str]) -> None:
+    namespace = uuid.UUID("7b1f9a52-3f0e-4c53-9a57-2f3b5d0e6c11")  # ids in stored rows
+    assert event_id(*parts) == str(uuid.uuid5(namespace, "\x1f".join(parts)))
 
 
 def test_event_id_is_stable_and_distinct() -> None:
