@@ -92,13 +92,13 @@ def configure_tracing(
     for e in exporters:
         # A test's exporter sees each span as it ends; a real one gets batches off the loop.
         provider.add_span_processor(SimpleSpanProcessor(e) if exporter else BatchSpanProcessor(e))
-    tracing.install(provider)
+    tracing.install(provider, follows_parent=isinstance(provider.sampler, sampling.ParentBased))
     return provider
 
 
 def trace_sampler(settings: Settings) -> Sampler:
     """OTEL_TRACES_SAMPLER with its argument, from the settings (whose default is not the
-    SDK's: parent-based on a ratio of 0.1)."""
+    SDK's: parent-based on a ratio of 0.05)."""
     name, ratio = settings.otel_traces_sampler.strip().lower(), settings.otel_traces_sampler_arg
     root: Sampler = {
         "always_on": sampling.ALWAYS_ON,

@@ -160,10 +160,10 @@ class Settings(BaseSettings):
     # Unset: zai-l10n-worker or zai-l10n-api.
     otel_service_name: str | None = None
     # Which traces are recorded, by the SDK's names: parent-based by default, so a producer's
-    # sampled trace is always continued, and a tenth of the others (OTEL_TRACES_SAMPLER_ARG)
+    # sampled trace is always continued, and 5 % of the others (OTEL_TRACES_SAMPLER_ARG)
     # is kept: what tracing costs is paid for the recorded share (docs/operations.md).
     otel_traces_sampler: str = "parentbased_traceidratio"
-    otel_traces_sampler_arg: float = Field(default=0.1, ge=0.0, le=1.0)
+    otel_traces_sampler_arg: float = Field(default=0.05, ge=0.0, le=1.0)
 
     # Per-tenant usage metrics: these tenants always get their own `tenant` label, and so do
     # the first METRICS_TENANT_SLOTS others a process meets; the rest count as `_other`.

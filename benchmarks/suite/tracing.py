@@ -1,7 +1,8 @@
 """tracing: what traces cost the worker.
 
-The same zero-latency drain through a worker three times: traces off (the baseline), then on at
-the default sampling (parent-based, a tenth of new traces: the requests carry no trace of their
+The same zero-latency drain through a worker, three ways, alternating over rounds: traces off
+(the baseline), then on at
+the default sampling (parent-based, 5 % of new traces: the requests carry no trace of their
 own), then on with every trace recorded; the spans are exported by OTLP/HTTP to a stand-in
 collector in this process (so the export's CPU is the worker's, the collector's is not): worker
 CPU ms per request and their ratios (target at the default sampling ≤ 1.15; every trace is
@@ -33,32 +34,34 @@ from tests.support.worker import Stack
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--requests", type=int, default=2_000, help="drained requests, each run (2000)")
+    p.add_argument("--requests", type=int, default=4_000, help="drained requests, each run (4000)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the three runs (3)")
     p.add_argument("--in-flight", type=int, default=64, help="the worker's in-flight limit (64)")
     p.add_argument("--profile", type=Path, help="py-spy the traced worker's drain: raw stacks")
 
 
+CONFIGS: dict[str, dict[str, str]] = {
+    "tracing off": {"OTEL_TRACES_EXPORTER": "none"},
+    "tracing on, default sampling (OTLP/HTTP)": {},
+    "tracing on, every trace (OTLP/HTTP)": {"OTEL_TRACES_SAMPLER": "always_on"},
+}
+
+
 def run(args: argparse.Namespace, env: Infra) -> Result:
+    """The three runs `--rounds` times, alternating, so a slow spell of the shared machine
+    falls on all three alike; each one's figures are the sums over its rounds."""
+    drains: dict[str, list[Drain]] = {name: [] for name in CONFIGS}
     with simulator() as sim, collector() as otlp, Progress(console=console) as progress:
-        off = _drain(args, env, sim, progress, "tracing off", OTEL_TRACES_EXPORTER="none")
-        sampled = _drain(
-            args,
-            env,
-            sim,
-            progress,
-            "tracing on, default sampling (OTLP/HTTP)",
-            spy=args.profile,
-            OTEL_EXPORTER_OTLP_ENDPOINT=otlp,
-        )
-        every = _drain(
-            args,
-            env,
-            sim,
-            progress,
-            "tracing on, every trace (OTLP/HTTP)",
-            OTEL_EXPORTER_OTLP_ENDPOINT=otlp,
-            OTEL_TRACES_SAMPLER="always_on",
-        )
+        for round_ in range(args.rounds):
+            for name, config in CONFIGS.items():
+                otel = (
+                    config
+                    if "OTEL_TRACES_EXPORTER" in config
+                    else {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp, **config}
+                )
+                spy = args.profile if round_ == 0 and "default" in name else None
+                drains[name].append(_drain(args, env, sim, progress, name, spy=spy, **otel))
+    off, sampled, every = (drains[name] for name in CONFIGS)
     return _result(args, off, sampled, every, off_path_ms())
 
 
@@ -150,23 +153,30 @@ def off_path_ms(rounds: int = 200_000) -> float:
     return max(0.0, cpu(one_request) - cpu(nothing)) * 1000 / rounds
 
 
-def _row(d: Drain) -> dict[str, Any]:
+def _row(runs: list[Drain]) -> dict[str, Any]:
+    requests, seconds = sum(d.requests for d in runs), sum(d.seconds for d in runs)
     return {
-        "run": d.name,
-        "requests": d.requests,
-        "seconds": round(d.seconds, 2),
-        "req_per_s": round(d.rate, 1),
-        "cpu_ms_per_request": round(d.cpu_ms_per_request, 2),
+        "run": runs[0].name,
+        "rounds": len(runs),
+        "requests": requests,
+        "seconds": round(seconds, 2),
+        "req_per_s": round(requests / seconds, 1),
+        "cpu_ms_per_request": round(1000 * sum(d.cpu_seconds for d in runs) / requests, 3),
+        "cpu_ms_per_round": " / ".join(f"{d.cpu_ms_per_request:.2f}" for d in runs),
     }
 
 
 def _result(
-    args: argparse.Namespace, off: Drain, sampled: Drain, every: Drain, off_cost: float
+    args: argparse.Namespace,
+    off: list[Drain],
+    sampled: list[Drain],
+    every: list[Drain],
+    off_cost: float,
 ) -> Result:
-    ratio = sampled.cpu_ms_per_request / off.cpu_ms_per_request
-    full = every.cpu_ms_per_request / off.cpu_ms_per_request
-    exported = _Collector.received / 1024 / args.requests
     rows = [_row(off), _row(sampled), _row(every)]
+    ratio = rows[1]["cpu_ms_per_request"] / rows[0]["cpu_ms_per_request"]
+    full = rows[2]["cpu_ms_per_request"] / rows[0]["cpu_ms_per_request"]
+    exported = _Collector.received / 1024 / (rows[1]["requests"] + rows[2]["requests"])
     return Result(
         "tracing",
         rows,

@@ -136,7 +136,13 @@ class _JsonCalls:
             content=content,
             extensions={"timeout": self._timeout if seconds is None else _all(seconds)},
         )
-        response = await self._http._transport.handle_async_request(request)
+        transport = self._http._transport
+        if tracing.enabled() and not tracing.recording(tracing.current()):
+            # An unrecorded call skips the HTTP instrumentation too, which wraps the
+            # transport's method on the instance (its span would not be recorded either).
+            response = await type(transport).handle_async_request(transport, request)
+        else:
+            response = await transport.handle_async_request(request)
         await response.aread()
         return response
 

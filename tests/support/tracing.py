@@ -22,7 +22,7 @@ def recording(
     service: str = "zai-l10n-test", sampler: str = "always_on"
 ) -> Iterator[InMemorySpanExporter]:
     """Tracing on, every finished span kept in memory; off again afterwards. Every trace is
-    recorded unless `sampler` says otherwise (the service's default samples a tenth)."""
+    recorded unless `sampler` says otherwise (the service's default samples 5 %)."""
     exporter = InMemorySpanExporter()
     provider = bootstrap.configure_tracing(
         Settings(_env_file=None, otel_traces_sampler=sampler),  # type: ignore[call-arg]
