@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -141,11 +142,12 @@ def start(
 ) -> Span | None:
     """A span that is not made current, for work that ends elsewhere (a batch, a send); end
     it with `finish`. `parent`: a carrier (an empty one starts a new trace); None: the current
-    span. None while tracing is off."""
+    span. None while tracing is off, or under an unsampled parent the sampler follows (the
+    parent's context then travels on unchanged, as `carrier_of(None, incoming)` gives it)."""
     if _tracer is None:
         return None
-    if _follows_parent and (unsampled := _unsampled(parent)) is not None:
-        return unsampled
+    if _follows_parent and _unsampled(parent) is not None:
+        return None
     context = _PROPAGATOR.extract(parent) if parent is not None else None
     started = _tracer.start_span(name, context=context, kind=kind, record_exception=False)
     _set(started, attributes)
@@ -189,7 +191,7 @@ def span(
     if _follows_parent and (unsampled := _unsampled(parent)) is not None:
         # Not recorded: the unsampled parent stays (or becomes) current, so what runs inside
         # and what it sends carry that context, as they would under a non-recording span.
-        return nullcontext(unsampled) if parent is None else trace.use_span(unsampled)
+        return nullcontext(unsampled) if parent is None else _made_current(unsampled)
     return _current(_tracer, name, parent, kind, attributes)
 
 
@@ -199,11 +201,29 @@ def _unsampled(parent: Carrier | None) -> Span | None:
         current = trace.get_current_span()
         ctx = current.get_span_context()
         return current if ctx.is_valid and not ctx.trace_flags.sampled else None
-    header = passthrough(parent).get("traceparent")
-    if header is None or int(header[-2:], 16) & 1:  # none, or sampled
+    known = passthrough(parent)  # a well-formed traceparent, or nothing
+    header = known.get("traceparent")
+    if header is None or int(header[53:55], 16) & 1:  # none, or sampled
         return None
-    ctx = trace.get_current_span(_PROPAGATOR.extract(parent)).get_span_context()
-    return trace.NonRecordingSpan(ctx) if ctx.is_valid else None
+    state = known.get("tracestate")
+    return trace.NonRecordingSpan(
+        trace.SpanContext(
+            int(header[3:35], 16),
+            int(header[36:52], 16),
+            is_remote=True,
+            trace_flags=trace.TraceFlags(0),
+            trace_state=trace.TraceState.from_header([state]) if state else None,
+        )
+    )
+
+
+@contextmanager
+def _made_current(span: Span) -> Iterator[Span]:
+    token = otel_context.attach(trace.set_span_in_context(span))
+    try:
+        yield span
+    finally:
+        otel_context.detach(token)
 
 
 @contextmanager

@@ -101,12 +101,18 @@ def test_by_default_5_percent_of_new_traces_are_recorded_and_a_producers_choice_
             pass
         with tracing.span("unsampled", parent={"traceparent": UNSAMPLED}) as span:
             assert not tracing.recording(span)
-            sent = tracing.outgoing({})
+            with tracing.span("inside"):
+                sent = tracing.outgoing({})
+        incoming = {"traceparent": UNSAMPLED, "tracestate": "producer=1"}
+        assert tracing.start("publish", parent=incoming) is None  # nothing to make
+        assert tracing.carrier_of(None, incoming) == incoming  # the context travels on
+        with tracing.span("job", parent=incoming):
+            assert tracing.outgoing({}) == incoming
         names = [s.name for s in exporter.get_finished_spans()]
     assert 120 <= roots <= 280, roots
     assert len(built) == roots  # attributes are built for recorded spans only
     assert names == ["sampled"]
-    assert sent["traceparent"].endswith("-00")  # the decision travels on with the events
+    assert sent == {"traceparent": UNSAMPLED}  # the decision travels on with the events
 
 
 def test_the_sampler_follows_the_standard_variables() -> None:
