@@ -316,8 +316,12 @@ def hostile_uploads(max_file_bytes: int) -> dict[str, tuple[dict[str, Any], int]
         "zip-bomb XLSX": (_file("bomb.xlsx", zip_bomb()), 422),
         "oversized CSV": (_file("big.csv", oversized), 413),
         "oversized CSV, no Content-Length": (_chunked("big.csv", oversized), 422),
-        "Latin-1 CSV": (_file("latin1.csv", (DATA / "latin1.csv").read_bytes()), 422),
-        "UTF-16 CSV": (_file("utf16.csv", csv.decode().encode("utf-16")), 422),
+        # Not UTF-8 and no other encoding fits (a Latin-1 or UTF-16 file is detected and read).
+        "binary junk as CSV": (_file("junk.csv", b"en,de\n" + bytes(range(256)) * 8), 422),
+        "unknown encoding named": (
+            {**_file("t.csv", csv), "data": {"name": "hostile", "encoding": "x-no-such"}},
+            422,
+        ),
         "path as the file name": (_file("../../etc/passwd.csv", csv), 422),
         "absolute path as the file name": (_file("/etc/passwd.csv", csv), 422),
         "path as the glossary name": (_file("t.csv", csv, glossary="../../etc/passwd"), 422),
