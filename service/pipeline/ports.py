@@ -8,7 +8,7 @@ for that case, so the core can pause and retry without knowing any driver.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -217,6 +217,24 @@ class Tenants(Protocol):
 
 
 @dataclass(frozen=True)
+class SigningKeys:
+    """A tenant that requires signed requests: the secrets a signature may be made with.
+    `secrets` empty means its secret cannot be decrypted (CREDENTIALS_KEY rotated away or
+    unset): every request is refused until the secret is stored again (fail closed)."""
+
+    secrets: tuple[str, ...]
+    # The previous secret, kept through a rotation's grace period: valid until then.
+    previous: str | None = None
+    previous_until: datetime | None = None
+
+
+class SigningSecrets(Protocol):
+    async def signing_keys(self, tenant_ids: Collection[str]) -> dict[str, SigningKeys]:
+        """The tenants among these that require signed requests (the others are absent)."""
+        ...
+
+
+@dataclass(frozen=True)
 class GlossaryPin:
     """The glossary version a job is pinned to."""
 
@@ -356,6 +374,8 @@ __all__ = [
     "Outbox",
     "PairKey",
     "PendingEvent",
+    "SigningKeys",
+    "SigningSecrets",
     "Standing",
     "Target",
     "Tenants",
