@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.pipeline.ports import Remembered
 from service.store.db import engine_of, reader
 from service.store.errors import store_call
 from service.store.group_commit import GroupCommit
@@ -36,7 +37,7 @@ class SqlMemory:
             return {}
         return await self._reads.submit(keys)
 
-    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+    async def remember(self, tenant_id: str, entries: Mapping[str, Remembered]) -> None:
         if entries:
             await self._writes.submit((tenant_id, entries))
 
@@ -53,14 +54,27 @@ class SqlMemory:
         return [{k: found[k] for k in keys if k in found} for keys in asks]
 
     @store_call
-    async def _remember_many(self, batch: Sequence[tuple[str, Mapping[str, str]]]) -> list[None]:
+    async def _remember_many(
+        self, batch: Sequence[tuple[str, Mapping[str, Remembered]]]
+    ) -> list[None]:
         now, rows = utcnow(), dict[str, dict[str, Any]]()
         for tenant_id, entries in batch:
-            for key, text in entries.items():
-                rows.setdefault(key, {"key": key, "tenant_id": tenant_id, "target_text": text})
+            for key, e in entries.items():
+                rows.setdefault(key, {"key": key, "tenant_id": tenant_id, **_columns(e)})
         async with self._engine.begin() as conn:
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             # A key stored already (another job, another worker) keeps its first translation.
             statement = insert(MEMORY).on_conflict_do_nothing(index_elements=["key"])
             await conn.execute(statement, [{**r, "created_at": now} for r in rows.values()])
         return [None] * len(batch)
+
+
+def _columns(e: Remembered) -> dict[str, Any]:
+    return {
+        "target_text": e.target_text,
+        "source_text": e.source_text,
+        "source_lang": e.source_lang,
+        "target_lang": e.target_lang,
+        "glossary_id": e.glossary_id,
+        "glossary_version": e.glossary_version,
+    }

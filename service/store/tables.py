@@ -222,6 +222,13 @@ class MemoryEntry(SQLModel, table=True):
     tenant_id: str = Field(index=True, max_length=100)
     target_text: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # For the console's memory search (NULL for entries stored before migration 0010): the
+    # source as sent, the pair, and the glossary version the translation was made with.
+    source_text: str | None = None
+    source_lang: str | None = Field(default=None, max_length=16)
+    target_lang: str | None = Field(default=None, max_length=16)
+    glossary_id: str | None = Field(default=None, max_length=36)
+    glossary_version: int | None = None
 
 
 class ConnectionKind(StrEnum):

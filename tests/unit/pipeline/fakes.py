@@ -40,6 +40,7 @@ from service.pipeline.ports import (
     GlossaryPin,
     Held,
     PairKey,
+    Remembered,
     Standing,
     Target,
     Translator,
@@ -285,15 +286,17 @@ class FakeMemory:
         self.outage = outage or Outage()
         self.entries: dict[str, str] = {}
         self.remembered: list[str] = []
+        self.stored: dict[str, Remembered] = {}
 
     async def recall(self, keys: Sequence[str]) -> dict[str, str]:
         self.outage.check()
         return {k: self.entries[k] for k in keys if k in self.entries}
 
-    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+    async def remember(self, tenant_id: str, entries: Mapping[str, Remembered]) -> None:
         self.outage.check()
         for k, v in entries.items():
-            self.entries.setdefault(k, v)
+            self.entries.setdefault(k, v.target_text)
+            self.stored.setdefault(k, v)
             self.remembered.append(k)
 
 
