@@ -44,6 +44,8 @@ NOTICES = {
     "default-cleared": "This glossary is no longer the default.",
     "deleted": "The glossary was deleted.",
     "settings-saved": "The settings were saved.",
+    "memory-deleted": "The translation was deleted from the memory: the next request for "
+    "that text is translated again.",
 }
 
 
