@@ -5,10 +5,12 @@ UTF-16 ("Unicode text"). Rejecting those made users re-save a file they could no
 wrong; now it is read in the encoding charset-normalizer finds most plausible, and the upload's
 answer names it, so a wrong guess is seen (and overridden with an explicit `encoding`).
 
-charset-normalizer ranks candidates by "chaos" (implausible characters) and then coherence
-(letter frequencies of a language). Short texts often tie several single-byte code pages; of
-those, the one spreadsheets write most is taken (the order of `_PREFERRED`), not the first
-alphabetically as the library would.
+charset-normalizer rates candidates by "chaos" (implausible characters) and coherence (letter
+frequencies of a language); we take the least chaotic, then the most coherent. Short texts
+often tie several single-byte code pages; of those, the one spreadsheets write most is taken
+(the order of `_CANDIDATES`), not the first alphabetically as the library would. A short
+file can still be misread (a few Cyrillic words in Windows-1251 decode as plausible Latin
+letters in Windows-1252): the answer names the encoding assumed, and the caller may name it.
 """
 
 from __future__ import annotations
@@ -19,19 +21,26 @@ from dataclasses import dataclass
 from charset_normalizer import from_bytes
 
 UTF8 = "utf-8"
-# Tie-break among equally plausible candidates: what spreadsheets commonly write.
-_PREFERRED = (
+# The encodings a spreadsheet or editor saves text in, most common first: the only candidates
+# (charset-normalizer would otherwise pick a DOS code page such as cp775 for a short Windows-
+# 1252 file), and the tie-break among equally plausible ones.
+_CANDIDATES = (
     "utf_16",
+    "utf_32",
     "cp1252",
+    "cp1250",
+    "cp1251",
     "cp932",
     "gb18030",
     "big5",
-    "euc_kr",
-    "cp1251",
-    "cp1250",
+    "cp949",
     "cp1253",
     "cp1254",
+    "cp1255",
+    "cp1256",
     "cp1257",
+    "cp1258",
+    "koi8_r",
     "mac_roman",
 )
 
@@ -66,16 +75,13 @@ def decode_text(content: bytes, encoding: str | None = None) -> Decoded:
         return Decoded(content.decode("utf-8-sig"), UTF8, False)
     except UnicodeDecodeError:
         pass
-    results = from_bytes(content)
-    best = results.best()
-    if best is None:
+    results = list(from_bytes(content, cp_isolation=list(_CANDIDATES)))
+    if not results:
         raise UnknownEncoding("no text encoding fits its bytes")
-    tied = [r for r in results if (r.chaos, r.coherence) == (best.chaos, best.coherence)]
-    pick = min(tied, key=_rank)
+    pick = min(results, key=lambda r: (r.chaos, -r.coherence, _rank(r.encoding)))
     name = codec_name(pick.encoding) or pick.encoding
     return Decoded(str(pick).removeprefix("\ufeff"), name, True)
 
 
-def _rank(result: object) -> int:
-    name = getattr(result, "encoding", "")
-    return _PREFERRED.index(name) if name in _PREFERRED else len(_PREFERRED)
+def _rank(name: str) -> int:
+    return _CANDIDATES.index(name) if name in _CANDIDATES else len(_CANDIDATES)

@@ -21,7 +21,7 @@ from service.store.db import create_engine, session_factory
 from service.store.memory import SqlMemory
 from service.store.tables import Job, JobTarget
 from tests.integration.api.conftest import ACME, GLOBEX
-from tests.integration.console.test_console_http import csrf_of, sign_in
+from tests.integration.console.test_console_http import csrf_of, sign_in, upload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 KEY = "d" * 64
@@ -159,3 +159,20 @@ def test_the_memory_is_searched_and_an_entry_deleted_by_its_tenant_only(
     )
     assert r.status_code == 303 and r.headers["location"].endswith("notice=memory-deleted")
     assert "Ihre Rechnung" not in console.get("/console/t/acme/memory").text
+
+
+def test_an_upload_not_in_utf8_says_which_encoding_was_assumed(console: TestClient) -> None:
+    csrf = sign_in(console, ACME)
+    western = "en,de\ninvoice,Rechnung\ncafé,Café\nprice in €,Preis in €\nnaïve,naiv\n"
+    r = upload(console, csrf, "western", western.encode("cp1252"))
+    assert r.status_code == 303, r.text  # type: ignore[attr-defined]
+    page = console.get(r.headers["location"]).text  # type: ignore[attr-defined]
+    assert "it was read as cp1252" in page and "Preis in €" in page
+    r = console.post(
+        "/console/t/acme/glossaries",
+        data={"csrf": csrf, "name": "named", "encoding": "cp1251"},
+        files={"file": ("t.csv", "en,ru\ninvoice,счёт\n".encode("cp1251"), "text/csv")},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "encoding=cp1251" in r.headers["location"]
+    assert "счёт" in console.get(r.headers["location"]).text
