@@ -53,6 +53,7 @@ from service.pipeline.intake import Intake, IntakeConfig
 from service.pipeline.language_run import RunConfig, RunDeps
 from service.pipeline.packing_breaker import PackingBreaker
 from service.pipeline.ports import Accepted
+from service.pipeline.request_auth import AuthConfig, RequestAuth
 from service.store.budgets import SqlBudgets
 from service.store.db import create_engine, session_factory
 from service.store.driver import Database, open_database
@@ -61,6 +62,7 @@ from service.store.glossary_files import UploadCache
 from service.store.jobs import SqlJobStore
 from service.store.memory import SqlMemory
 from service.store.outbox import Marks, SqlOutbox
+from service.store.signing import SqlSigningSecrets
 from service.store.tenants import SqlTenants
 from service.store.writes import WriteBatch
 from service.zai import ZaiClient
@@ -388,7 +390,7 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
     executor = Executor(
         deps, pool, SqlGlossaries(sessions), _executor_config(s, owner), budget=gate
     )
-    intake = Intake(store, metrics, _intake_config(s))
+    intake = Intake(store, metrics, _intake_config(s), auth=request_auth(s, sessions))
     consumer = KafkaIntake(
         lambda: request_consumer(s),
         s.topic_requests,
@@ -467,6 +469,14 @@ def _intake_config(s: Settings) -> IntakeConfig:
         tenants=s.request_tenants,
         max_backlog=s.worker_max_backlog,
     )
+
+
+def request_auth(s: Settings, sessions: async_sessionmaker[AsyncSession]) -> RequestAuth:
+    secrets = SqlSigningSecrets(sessions, CredentialCipher(s.credentials_key))
+    config = AuthConfig(
+        tolerance=s.request_signature_tolerance, cache_seconds=s.request_signing_cache_seconds
+    )
+    return RequestAuth(secrets, config)
 
 
 def _accepted(wake: Callable[[], None], kick: Callable[[], None]) -> Callable[[Accepted], None]:

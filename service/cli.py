@@ -182,10 +182,19 @@ def translate(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the results")] = True,
     out: Annotated[Path, typer.Option(help="Folder for translated files")] = Path("."),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the results")] = 600.0,
+    signing_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ZAI_L10N_SIGNING_SECRET",
+            help="The tenant's signing secret: sign each request (for tenants that require it)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Translate files or text through Kafka; write messages.de.po, strings.fr.xml, … into --out."""
     import sys
 
+    from pydantic import SecretStr
     from rich.console import Console
 
     from service.client.translate import TranslateOptions
@@ -205,6 +214,7 @@ def translate(
         wait=wait,
         out=out,
         timeout=timeout,
+        signing_secret=SecretStr(signing_secret) if signing_secret else None,
     )
     configure_logging("CRITICAL")  # the console says what went wrong; aiokafka's retries add noise
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

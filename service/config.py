@@ -144,6 +144,11 @@ class Settings(BaseSettings):
     request_max_chars: int = Field(default=200_000, ge=1)
     # The tenants that may publish requests; empty: any well-formed tenant_id (docs/events.md).
     request_tenants: frozenset[str] = frozenset()
+    # Signed requests (docs/events.md): how far a signature's time may be from the broker's
+    # LogAppendTime, or from the worker's clock on a CreateTime topic; and how long a worker
+    # trusts what it read of a tenant's signing secret.
+    request_signature_tolerance: float = Field(default=300.0, gt=0)
+    request_signing_cache_seconds: float = Field(default=10.0, ge=0)
 
     log_level: str = "INFO"
 

@@ -15,7 +15,16 @@ from sqlalchemy import text
 from service import bootstrap
 from service.api import console, problems
 from service.api.deps import ApiContext
-from service.api.routes import budget, connection, credentials, glossaries, jobs, tokens, usage
+from service.api.routes import (
+    budget,
+    connection,
+    credentials,
+    glossaries,
+    jobs,
+    signing,
+    tokens,
+    usage,
+)
 from service.api.routes import settings as tenant_settings
 from service.auth.credentials import CredentialCipher
 from service.config import Settings
@@ -48,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tenant_settings,
         usage,
         budget,
+        signing,
     ):
         app.include_router(module.router)
     console.install(app)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.api.glossary_input import EntryIn, parse_document
+from service.api.glossary_input import TERM_PATTERN, EntryIn, parse_document
 from service.api.problems import Problem, not_found
 from service.config import Settings
 from service.glossary.export import export_csv, export_tbx
@@ -38,7 +38,10 @@ class EntriesPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     upsert: list[EntryIn] = Field(default_factory=list, description="Added or replaced by term")
-    delete: list[str] = Field(default_factory=list, description="Terms to remove")
+    delete: list[Annotated[str, Field(pattern=TERM_PATTERN)]] = Field(
+        default_factory=list,
+        description="Terms to remove; a term the glossary does not have answers 409",
+    )
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,8 @@ def patched(
             missing.append({"field": f"body.delete.{i}", "message": f"no entry {term!r}"})
         else:
             del entries[key]
-    if missing:
-        raise Problem(422, "Unprocessable Content", "unknown terms to delete", errors=missing)
+    if missing:  # the glossary's state, not the request's form, is at odds: 409 like a PUT's
+        raise Problem(409, "Conflict", "unknown terms to delete", errors=missing)
     for item in patch.upsert:
         entry = GlossaryEntry(**item.model_dump())
         entries[entry.key] = entry
@@ -146,7 +149,7 @@ def patched(
         source_lang=None,
         target_lang=None,
         limits=limits,
-    )
+    ).document
 
 
 async def export(

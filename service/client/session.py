@@ -19,6 +19,7 @@ import asyncio
 import base64
 import binascii
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,8 +27,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
+from pydantic import SecretStr
 
 from service.pipeline.contracts import TYPE_COMPLETED, TranslationRequestV1
+from service.pipeline.signature import HEADER, sign
 
 
 class BrokerUnavailable(Exception):
@@ -65,9 +68,16 @@ async def connected(broker: KafkaBroker, within: float) -> AsyncIterator[KafkaBr
 
 class TranslationClient:
     def __init__(
-        self, broker: KafkaBroker, requests_topic: str, results_topic: str, dlq_topic: str
+        self,
+        broker: KafkaBroker,
+        requests_topic: str,
+        results_topic: str,
+        dlq_topic: str,
+        *,
+        signing_secret: SecretStr | None = None,
     ) -> None:
         self._broker = broker
+        self._secret = signing_secret
         self._requests_topic = requests_topic
         self._expected: dict[str, set[str]] = {}  # request id → languages still awaited
         self._tenant: dict[str, str] = {}
@@ -102,10 +112,13 @@ class TranslationClient:
             self._expected[request.request_id] = set(request.target_langs)
             self._tenant[request.request_id] = request.tenant_id
         for request in requests:
+            # The exact bytes sent are the bytes signed: serialized here, published as they are.
+            body = json.dumps(request.model_dump(mode="json", exclude_none=True)).encode()
+            headers = {"content-type": "application/json"}
+            if self._secret is not None:
+                headers[HEADER] = sign(self._secret.get_secret_value(), body, int(time.time()))
             await self._broker.publish(
-                request.model_dump(mode="json", exclude_none=True),
-                self._requests_topic,
-                key=request.tenant_id.encode(),
+                body, self._requests_topic, key=request.tenant_id.encode(), headers=headers
             )
 
     async def wait(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faststream.kafka import KafkaBroker
+from pydantic import SecretStr
 from rich.console import Console
 from rich.markup import escape
 
@@ -45,6 +46,8 @@ class TranslateOptions:
     out: Path = Path(".")
     timeout: float = 600.0
     connect_timeout: float = 15.0
+    # The tenant's signing secret: each request is signed (docs/events.md, "Signed requests").
+    signing_secret: SecretStr | None = None
 
 
 def requests_of(options: TranslateOptions) -> tuple[list[TranslationRequestV1], dict[str, str]]:
@@ -86,7 +89,11 @@ async def translate(
         return BAD_INPUT
     broker = broker or bootstrap.faststream_broker(settings)
     client = TranslationClient(
-        broker, settings.topic_requests, settings.topic_results, settings.topic_dlq
+        broker,
+        settings.topic_requests,
+        settings.topic_results,
+        settings.topic_dlq,
+        signing_secret=options.signing_secret,
     )
     try:
         async with connected(broker, options.connect_timeout):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import xml.etree.ElementTree as ET
 
 from service.glossary.model import GlossaryDocument, GlossaryEntry
@@ -19,7 +20,8 @@ _TBX_FLAGS = {
 
 
 def export_csv(doc: GlossaryDocument) -> bytes:
-    """UTF-8 CSV: `<source>,<targets…>,case_sensitive,do_not_translate,forbidden,note`."""
+    """UTF-8 CSV: `<source>,<targets…>,case_sensitive,do_not_translate,forbidden,note`, each
+    text cell a spreadsheet would run as a formula escaped (`escape_formula`)."""
     targets = sorted(doc.target_langs)
     out = io.StringIO(newline="")
     writer = csv.writer(out)
@@ -27,8 +29,26 @@ def export_csv(doc: GlossaryDocument) -> bytes:
     for entry in doc.entries:
         flags = ["true" if getattr(entry, flag) else "false" for flag in _FLAGS]
         texts = [entry.translations.get(lang, "") for lang in targets]
-        writer.writerow([entry.term, *texts, *flags, entry.note or ""])
+        cells = [entry.term, *texts, entry.note or ""]
+        escaped = [escape_formula(cell) for cell in cells]
+        writer.writerow([*escaped[:-1], *flags, escaped[-1]])
     return out.getvalue().encode("utf-8")
+
+
+# OWASP "CSV Injection": a cell starting with one of these is run as a formula by Excel,
+# LibreOffice or Google Sheets (`=HYPERLINK(…)`, `@SUM(…)`, `-2+3`). A leading quote makes the
+# spreadsheet show the cell as text. Cells already starting with quotes before such a character
+# get one more, so that `unescape_formula` (the CSV reader's) gives back exactly the text.
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def escape_formula(cell: str) -> str:
+    return f"'{cell}" if _FORMULA.match(cell) else cell
+
+
+def unescape_formula(cell: str) -> str:
+    """The text `escape_formula` escaped (any other cell as it is)."""
+    return cell[1:] if cell.startswith("'") and _FORMULA.match(cell) else cell
 
 
 def export_tbx(doc: GlossaryDocument) -> bytes:

@@ -127,6 +127,9 @@ class RawEntry:
 class RawGlossary:
     source_lang: str | None
     entries: list[RawEntry]
+    # The text encoding a CSV/TSV was read in ("utf-8" unless detected otherwise); None for
+    # formats that are not plain text (XLSX) or declare their own (TBX, JSON).
+    encoding: str | None = None
 
 
 def resolve_lang(code: str, *, source: bool) -> str | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePosixPath
 
 from service.glossary import parse_csv, parse_json, parse_tbx, parse_xlsx
@@ -33,6 +35,7 @@ PARSERS: dict[str, Parser] = {
     "tbx": parse_tbx.parse_tbx,
     "json": parse_json.parse_json,
 }
+_TEXT_FORMATS = {"csv": parse_csv.parse_csv, "tsv": parse_csv.parse_tsv}
 _EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -62,6 +65,14 @@ _CONTENT_TYPES = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+@dataclass(frozen=True)
+class Parsed:
+    document: GlossaryDocument
+    # The text encoding a CSV/TSV was read in, e.g. "utf-8" or a detected "cp1252"; None for
+    # XLSX, TBX and JSON (binary, or they declare their own).
+    encoding: str | None = None
+
+
 def parse_glossary(
     content: bytes,
     *,
@@ -72,6 +83,28 @@ def parse_glossary(
     limits: GlossaryLimits,
 ) -> GlossaryDocument:
     """Parse and validate an upload; raises `GlossaryInvalid` listing every problem found."""
+    return parse_upload(
+        content,
+        filename=filename,
+        content_type=content_type,
+        source_lang=source_lang,
+        target_lang=target_lang,
+        limits=limits,
+    ).document
+
+
+def parse_upload(
+    content: bytes,
+    *,
+    filename: str | None,
+    content_type: str | None,
+    source_lang: str | None,
+    target_lang: str | None,
+    limits: GlossaryLimits,
+    encoding: str | None = None,
+) -> Parsed:
+    """`parse_glossary`, also saying which encoding a CSV/TSV was read in (`encoding`, if
+    given, is used instead of UTF-8 or detection)."""
     problems = ProblemCollector(limits.max_problems)
     if len(content) > limits.max_file_bytes:
         size = f"{len(content)} bytes exceeds the limit of {limits.max_file_bytes}"
@@ -81,12 +114,15 @@ def parse_glossary(
         raise problems.fail(Code.UNSUPPORTED_FORMAT, _unsupported(filename, content_type))
     source = _requested_lang(source_lang, problems, source=True)
     target = _requested_lang(target_lang, problems, source=False)
-    raw = PARSERS[fmt](content, source, target, problems, limits)
+    parser = PARSERS[fmt]
+    if fmt in _TEXT_FORMATS:
+        parser = partial(_TEXT_FORMATS[fmt], encoding=encoding)
+    raw = parser(content, source, target, problems, limits)
     document = build_document(raw, problems, limits)
     problems.raise_if_any()
     if document is None:  # parsers report why the source is unknown; this is a safety net
         raise problems.fail(Code.MISSING_LANGUAGE, "the source language is unknown")
-    return document
+    return Parsed(document, raw.encoding)
 
 
 def _requested_lang(code: str | None, problems: ProblemCollector, *, source: bool) -> str | None:

@@ -14,8 +14,10 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from service.glossary.encoding import Decoded, UnknownEncoding, decode_text
+from service.glossary.export import unescape_formula
 from service.glossary.limits import GlossaryLimits
 from service.glossary.model import RawEntry, RawGlossary, resolve_lang, unknown_lang_message
 from service.glossary.problems import Code, ProblemCollector, Where
@@ -37,13 +39,17 @@ def parse_csv(
     target_lang: str | None,
     problems: ProblemCollector,
     limits: GlossaryLimits,
+    *,
+    encoding: str | None = None,
 ) -> RawGlossary:
-    text = decode_utf8(content, problems)
+    decoded = decode(content, problems, encoding)
+    text = decoded.text
     first_line = text.split("\n", 1)[0]
     # Spreadsheets in comma-decimal locales export ";"-separated "CSV".
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    return parse_table(_records(reader, problems), source_lang, target_lang, problems, limits)
+    raw = parse_table(_records(reader, problems), source_lang, target_lang, problems, limits)
+    return replace(raw, encoding=decoded.encoding)
 
 
 def parse_tsv(
@@ -52,11 +58,40 @@ def parse_tsv(
     target_lang: str | None,
     problems: ProblemCollector,
     limits: GlossaryLimits,
+    *,
+    encoding: str | None = None,
 ) -> RawGlossary:
-    text = decode_utf8(content, problems)
+    decoded = decode(content, problems, encoding)
     # TSV has no quoting (IANA text/tab-separated-values): a quote is just a character.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)
-    return parse_table(_records(reader, problems), source_lang, target_lang, problems, limits)
+    reader = csv.reader(
+        io.StringIO(decoded.text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE
+    )
+    raw = parse_table(_records(reader, problems), source_lang, target_lang, problems, limits)
+    return replace(raw, encoding=decoded.encoding)
+
+
+def decode(content: bytes, problems: ProblemCollector, encoding: str | None) -> Decoded:
+    """The file as text: in the caller's `encoding`, else UTF-8, else the detected encoding."""
+    try:
+        return decode_text(content, encoding)
+    except UnknownEncoding as exc:
+        if encoding is not None:
+            raise problems.fail(Code.BAD_ENCODING, str(exc), field="encoding") from None
+        bad = _first_bad_utf8(content)
+        line = content.count(b"\n", 0, bad) + 1
+        msg = (
+            f"not UTF-8 (invalid byte 0x{content[bad]:02x} at offset {bad}) and {exc}; "
+            "save the file as UTF-8"
+        )
+        raise problems.fail(Code.BAD_ENCODING, msg, row=line) from None
+
+
+def _first_bad_utf8(content: bytes) -> int:
+    try:
+        content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return 0
 
 
 def decode_utf8(content: bytes, problems: ProblemCollector) -> str:
@@ -70,10 +105,12 @@ def decode_utf8(content: bytes, problems: ProblemCollector) -> str:
 
 
 def _records(reader: Iterable[list[str]], problems: ProblemCollector) -> Iterator[Row]:
+    """The rows, each cell escaped against formula injection read back as its text (our
+    exports escape them: service.glossary.export.escape_formula)."""
     row = 0
     try:
         for row, cells in enumerate(reader, start=1):
-            yield row, cells
+            yield row, [unescape_formula(cell) for cell in cells]
     except csv.Error as exc:
         problems.add(Code.MALFORMED_CSV, f"malformed CSV after row {row}: {exc}", row=row + 1)
 

@@ -137,8 +137,17 @@ class KafkaIntake:
 
 def _message(record: ConsumerRecord) -> Message:
     headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+    # Type 1 is LogAppendTime: the broker's clock when it stored the message, which a producer
+    # cannot set (a signature's age is measured from it; type 0, CreateTime, is the producer's).
+    appended = record.timestamp / 1000 if record.timestamp_type == 1 else None
     return Message(
-        record.topic, record.partition, record.offset, record.key, headers, record.value or b""
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        headers,
+        record.value or b"",
+        appended,
     )
 
 

@@ -118,6 +118,11 @@ class Restored:
         return "".join(p if isinstance(p, str) else " " for p in self.parts)
 
 
+def protected_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each span `mask` would protect in `text` (for display)."""
+    return [(m.start(), m.end(), m.lastgroup or "") for m in _PROTECT_RE.finditer(text)]
+
+
 def mask(text: str | Sequence[str | Keep], *, dnt: SpanFinder | None = None) -> Masked:
     """Replace protected spans of `text` by `⟦N⟧` tokens, numbered from 1 in order.
 

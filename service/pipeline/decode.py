@@ -18,12 +18,15 @@ from service.pipeline.resource import open_file
 UNKNOWN_TENANT = "tenant.unknown"
 #: A request_id reused with other content (found by the store, against the stored job).
 CONFLICT = "request.conflict"
+#: A tenant that requires signed requests got one unsigned, badly signed or stale
+#: (service.pipeline.request_auth).
+UNAUTHENTICATED = "request.unauthenticated"
 
 
 @dataclass(frozen=True)
 class Rejection:
     # stable code: not_utf8 | bad_json | schema | too_large | bad_file | tenant.unknown |
-    # request.conflict
+    # request.conflict | request.unauthenticated
     reason: str
     detail: str
 

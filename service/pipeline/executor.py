@@ -35,7 +35,7 @@ from service.pipeline.fairness import Candidate, pick
 from service.pipeline.job_context import JobContext, resolve, unsupported_pair
 from service.pipeline.language_run import LanguageRun, RunDeps
 from service.pipeline.outcomes import Outcome, failed, outcome_event
-from service.pipeline.ports import ClaimedJob, Completion, Glossaries, Tenants
+from service.pipeline.ports import ClaimedJob, Completion, Glossaries, Remembered, Tenants
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class Executor:
         outcomes: Mapping[str, Outcome],
         *,
         counted: bool,
-        memory: Mapping[str, str] | None = None,
+        memory: Mapping[str, Remembered] | None = None,
     ) -> None:
         store, completion = self._store, self._completion(job, outcomes, memory or {})
         done = await self._deps.durable("completion", lambda: store.complete(completion))
@@ -323,7 +323,7 @@ class Executor:
             child(self._metrics.end_to_end, outcome.type).observe(seconds)
 
     def _completion(
-        self, job: ClaimedJob, outcomes: Mapping[str, Outcome], memory: Mapping[str, str]
+        self, job: ClaimedJob, outcomes: Mapping[str, Outcome], memory: Mapping[str, Remembered]
     ) -> Completion:
         """Fresh bodies to store; events for every language, earlier attempts' included; they
         carry the job span's trace context (or the request's, while tracing is off)."""

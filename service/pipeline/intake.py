@@ -21,6 +21,7 @@ from service.pipeline.contracts import TranslationRequestV1
 from service.pipeline.decode import CONFLICT, Rejection, decode_request
 from service.pipeline.outcomes import OutboundEvent, dead_letter_event
 from service.pipeline.ports import Accepted, Arrival, JobStore
+from service.pipeline.request_auth import RequestAuth
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Message:
     key: bytes | None
     headers: Mapping[str, str]
     value: bytes
+    appended_at: float | None = None  # the broker's LogAppendTime (seconds), if the topic has it
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ class Intake:
         config: IntakeConfig,
         *,
         clock: Callable[[], float] = time.monotonic,
+        auth: RequestAuth | None = None,
     ) -> None:
+        self._auth = auth  # None: no tenant requires signed requests (unit tests, benchmarks)
         self._store = store
         self._metrics = metrics
         self._cfg = config
@@ -97,13 +101,15 @@ class Intake:
     ) -> Accepted:
         arrivals: list[Arrival] = []
         letters: list[OutboundEvent] = []
-        for m, span in zip(messages, spans, strict=True):
-            decoded = decode_request(
-                m.value,
-                max_bytes=self._cfg.max_bytes,
-                max_chars=self._cfg.max_chars,
-                tenants=self._cfg.tenants,
+        decoded_all = [self._decode(m) for m in messages]
+        if self._auth is not None:
+            await self._auth.load(
+                {d.tenant_id for d in decoded_all if isinstance(d, TranslationRequestV1)}
             )
+        for m, span, decoded in zip(messages, spans, decoded_all, strict=True):
+            if self._auth is not None and not isinstance(decoded, Rejection):
+                refused = self._auth.check(decoded.tenant_id, m.headers, m.value, m.appended_at)
+                decoded = refused or decoded
             trace = tracing.carrier_of(span, m.headers)
             if isinstance(decoded, Rejection):
                 tracing.tag(span, {"zai_l10n.dead_letter_reason": decoded.reason})
@@ -117,6 +123,14 @@ class Intake:
         accepted = await self._store.accept(arrivals, letters, self._cfg.results_topic)
         self._count(len(messages), accepted)
         return replace(accepted, dead_lettered=len(letters))
+
+    def _decode(self, m: Message) -> TranslationRequestV1 | Rejection:
+        return decode_request(
+            m.value,
+            max_bytes=self._cfg.max_bytes,
+            max_chars=self._cfg.max_chars,
+            tenants=self._cfg.tenants,
+        )
 
     def _count(self, consumed: int, accepted: Accepted) -> None:
         self._metrics.consumed.inc(consumed)

@@ -47,7 +47,14 @@ from service.pipeline.job_context import JobContext
 from service.pipeline.memory import InFlight, memory_key
 from service.pipeline.outcomes import Outcome, failed
 from service.pipeline.packing_breaker import PackingBreaker
-from service.pipeline.ports import GlossaryFiles, JobStore, Memory, PairKey, Translator
+from service.pipeline.ports import (
+    GlossaryFiles,
+    JobStore,
+    Memory,
+    PairKey,
+    Remembered,
+    Translator,
+)
 from service.zai import PendingTask, TranslateRequest, Translation, ZaiError, ZaiFileNotFound
 
 T = TypeVar("T")
@@ -98,6 +105,7 @@ class LanguageRun:
     # job's slot first (the memory is a cache; a crash before the write only costs a call).
     defer_memory: bool = False
     fresh: dict[str, str] = field(default_factory=dict)  # memory entries not written yet
+    sources: dict[str, str] = field(default_factory=dict)  # memory key -> source text
 
     async def run(self) -> Outcome:
         try:
@@ -140,6 +148,7 @@ class LanguageRun:
         rest is translated once per distinct key (a repeat in the request is copied)."""
         sources, memory = self.ctx.sources, self.deps.memory
         keys = [self._memory_key(text) for _, text in sources]
+        self.sources = {key: text for key, (_, text) in zip(keys, sources, strict=True)}
         remembered = await self.deps.durable("memory", lambda: memory.recall(keys))
         self.deps.metrics.memory_lookups.inc(len(keys))
         done = _Done(len(sources))
@@ -157,17 +166,28 @@ class LanguageRun:
             await self.remember()
         return _Localized(done.texts, [done.reports[i] for i in range(len(sources))])
 
-    def take_fresh(self) -> dict[str, str]:
-        """This run's clean translations, to be stored in the memory by the caller (once)."""
+    def take_fresh(self) -> dict[str, Remembered]:
+        """This run's clean translations as memory entries, to be stored by the caller (once)."""
         fresh, self.fresh = self.fresh, {}
-        return fresh
+        return {key: self._remembered(key, text) for key, text in fresh.items()}
 
     async def remember(self) -> None:
         """Store this run's clean translations in the memory (once)."""
-        fresh = self.take_fresh()
-        if fresh:
+        entries = self.take_fresh()
+        if entries:
             memory, tenant = self.deps.memory, self.ctx.request.tenant_id
-            await self.deps.durable("memory", lambda: memory.remember(tenant, fresh))
+            await self.deps.durable("memory", lambda: memory.remember(tenant, entries))
+
+    def _remembered(self, key: str, target: str) -> Remembered:
+        req, g = self.ctx.request, self.ctx.glossary
+        return Remembered(
+            target,
+            self.sources.get(key, ""),
+            req.source_lang,
+            self.lang,
+            g.glossary_id if g else None,
+            g.version if g else None,
+        )
 
     def _reuse(self, done: _Done, i: int, target: str) -> None:
         done.put(i, target, _memory_qa(i, self.ctx.sources[i][1], target))

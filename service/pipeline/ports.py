@@ -8,7 +8,7 @@ for that case, so the core can pause and retry without knowing any driver.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -112,9 +112,9 @@ class Completion:
     owner: str
     outcomes: Mapping[str, Mapping[str, Any]]
     events: Sequence[OutboundEvent]
-    # The job's new memory entries (key -> translation), written in the same transaction.
+    # The job's new memory entries (by key), written in the same transaction.
     tenant_id: str = ""
-    memory: Mapping[str, str] = field(default_factory=dict)
+    memory: Mapping[str, Remembered] = field(default_factory=dict)
 
 
 class JobStore(Protocol):
@@ -183,12 +183,25 @@ class JobStore(Protocol):
 # --- memory, tenants, glossaries -----------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """A new memory entry: the translation, and what the console's memory search shows of it
+    (the source as sent, the pair, the glossary version that made it)."""
+
+    target_text: str
+    source_text: str
+    source_lang: str
+    target_lang: str
+    glossary_id: str | None = None
+    glossary_version: int | None = None
+
+
 class Memory(Protocol):
     async def recall(self, keys: Sequence[str]) -> dict[str, str]:
         """Stored translations of these keys (missing keys are absent)."""
         ...
 
-    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+    async def remember(self, tenant_id: str, entries: Mapping[str, Remembered]) -> None:
         """Store new entries; keys that exist already are kept as they are."""
         ...
 
@@ -231,6 +244,24 @@ class Tenants(Protocol):
 
     async def policy(self, tenant_id: str) -> Policy | None:
         """The tenant's glossary QA policy, None when it has not set one."""
+        ...
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """A tenant that requires signed requests: the secrets a signature may be made with.
+    `secrets` empty means its secret cannot be decrypted (CREDENTIALS_KEY rotated away or
+    unset): every request is refused until the secret is stored again (fail closed)."""
+
+    secrets: tuple[str, ...]
+    # The previous secret, kept through a rotation's grace period: valid until then.
+    previous: str | None = None
+    previous_until: datetime | None = None
+
+
+class SigningSecrets(Protocol):
+    async def signing_keys(self, tenant_ids: Collection[str]) -> dict[str, SigningKeys]:
+        """The tenants among these that require signed requests (the others are absent)."""
         ...
 
 
@@ -375,6 +406,9 @@ __all__ = [
     "Outbox",
     "PairKey",
     "PendingEvent",
+    "Remembered",
+    "SigningKeys",
+    "SigningSecrets",
     "Standing",
     "Target",
     "Tenants",

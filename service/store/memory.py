@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from service.pipeline.ports import Remembered
 from service.store.driver import Database, Script, fetch_each
 from service.store.group_commit import GroupCommit
 from service.store.writes import WriteBatch
@@ -29,7 +30,7 @@ class SqlMemory:
             return {}
         return await self._reads.submit(keys)
 
-    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+    async def remember(self, tenant_id: str, entries: Mapping[str, Remembered]) -> None:
         await self._writes.remember(tenant_id, entries)
 
     async def _recall_many(self, asks: Sequence[Sequence[str]]) -> list[dict[str, str]]:

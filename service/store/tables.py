@@ -126,6 +126,20 @@ class TenantCredential(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class TenantSigningSecret(SQLModel, table=True):
+    """A tenant that requires signed requests, and the secret they are signed with, encrypted
+    at rest like keys (Fernet, CREDENTIALS_KEY). Never shown, not even in part. A rotation
+    keeps the previous secret valid until `previous_valid_until` (docs/events.md)."""
+
+    __tablename__ = "tenant_signing_secret"
+
+    tenant_id: str = Field(primary_key=True, max_length=100)
+    ciphertext: str
+    previous_ciphertext: str | None = None
+    previous_valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class OutboxEvent(SQLModel, table=True):
     """An event written in the same transaction as the change it announces, relayed to Kafka
     afterwards, so a committed change is never left unannounced (transactional outbox)."""
@@ -208,6 +222,13 @@ class MemoryEntry(SQLModel, table=True):
     tenant_id: str = Field(index=True, max_length=100)
     target_text: str
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # For the console's memory search (NULL for entries stored before migration 0010): the
+    # source as sent, the pair, and the glossary version the translation was made with.
+    source_text: str | None = None
+    source_lang: str | None = Field(default=None, max_length=16)
+    target_lang: str | None = Field(default=None, max_length=16)
+    glossary_id: str | None = Field(default=None, max_length=36)
+    glossary_version: int | None = None
 
 
 class ConnectionKind(StrEnum):

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from service.errors import StoreUnavailable
-from service.pipeline.ports import Completion, PendingEvent
+from service.pipeline.ports import Completion, PendingEvent, Remembered
 from service.store import usage
 from service.store.driver import Database, Dialect, Script, fetch, fetch_each, many
 from service.store.group_commit import GroupCommit
@@ -47,8 +47,9 @@ from service.store.tables import utcnow
 logger = logging.getLogger(__name__)
 
 REMEMBER = (
-    "INSERT INTO translation_memory (key, tenant_id, target_text, created_at)"
-    " VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+    "INSERT INTO translation_memory (key, tenant_id, target_text, source_text, source_lang,"
+    " target_lang, glossary_id, glossary_version, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
 )
 SET_OUTCOME = (
     "UPDATE job_target SET state = ?, outcome = ?, updated_at = ?"
@@ -61,7 +62,7 @@ class Remember:
     """Memory entries written on their own (a run that does not wait for its job's end)."""
 
     tenant_id: str
-    entries: Mapping[str, str]
+    entries: Mapping[str, Remembered]
 
 
 Item = Completion | Remember | None  # None: a flush for the marks alone
@@ -92,7 +93,7 @@ class WriteBatch:
         but its memory entries, which do not depend on who finishes the job)."""
         return await self._group.submit(completion)
 
-    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+    async def remember(self, tenant_id: str, entries: Mapping[str, Remembered]) -> None:
         if entries:
             await self._group.submit(Remember(tenant_id, entries))
 
@@ -223,8 +224,21 @@ def _memory_rows(d: Dialect, items: Sequence[Item], now: datetime) -> list[tuple
             tenant, entries = item.tenant_id, item.entries
         else:
             continue
-        for key, text in entries.items():
-            rows.setdefault(key, (key, tenant, text, t))
+        for key, e in entries.items():
+            rows.setdefault(
+                key,
+                (
+                    key,
+                    tenant,
+                    e.target_text,
+                    e.source_text,
+                    e.source_lang,
+                    e.target_lang,
+                    e.glossary_id,
+                    e.glossary_version,
+                    t,
+                ),
+            )
     return list(rows.values())
 
 

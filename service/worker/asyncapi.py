@@ -51,7 +51,10 @@ def asyncapi_json(settings: Settings) -> str:
     @broker.subscriber(
         settings.topic_requests,
         title="translation.requests",
-        description="Translation requests from platform teams. Key: tenant id.",
+        description="Translation requests from platform teams. Key: tenant id. A tenant that "
+        "requires signed requests accepts only those with a `zai-l10n-signature: "
+        "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t.body)>` header (docs/events.md); "
+        "others are dead-lettered as request.unauthenticated.",
     )
     async def requests(body: TranslationRequestV1) -> None:  # documentation only
         return None

@@ -137,16 +137,24 @@ async def test_job_page_shows_each_language_and_its_qa(
     await sign_in(page, console, ACME)
     await page.get_by_role("link", name="Jobs", exact=True).click()
     await labelled(page)
-    await page.get_by_label("Request id").fill(done)
+    await page.get_by_label("Request id contains").fill(done)
     await page.keyboard.press("Enter")
+    await page.get_by_role("link", name=done).click()
     languages = page.get_by_role("table", name="Languages")
     for lang in ("de", "fr"):
         row = languages.get_by_role("row").filter(has=page.get_by_role("rowheader", name=lang))
         await expect(row).to_contain_text("completed")
         await expect(row).to_contain_text("2 / 0 / 0")  # segments ok / warning / failed
-    await page.get_by_text("QA report, de").click()  # a <details>: opens by keyboard or click
-    qa = page.get_by_role("table", name="Segments of de needing a look first")
-    await expect(qa.get_by_role("row").filter(has_text="greeting")).to_contain_text("ok")
+    # Source and translation side by side, placeholders and glossary terms marked.
+    side = page.get_by_role("table", name="Segments of de, failures first")
+    greeting = side.get_by_role("row").filter(has=page.get_by_role("rowheader", name="greeting"))
+    await expect(greeting).to_contain_text("Hello {name}, open the dashboard.")
+    await expect(greeting).to_contain_text("ok")
+    await expect(greeting.locator("mark.m-placeholder")).to_have_count(2)  # source, translation
+    await expect(greeting.locator("mark.m-placeholder").first).to_have_text("{name}")
+    title = side.get_by_role("row").filter(has=page.get_by_role("rowheader", name="title"))
+    await expect(title.locator("mark.m-term", has_text="invoice")).to_have_count(1)  # source
+    await expect(title.locator("mark.m-term", has_text="Rechnung")).to_have_count(1)  # target
     await labelled(page)
     await shot(page, "job")
 

@@ -33,6 +33,10 @@ def canary(label: str) -> str:
     return f"cnry{label.replace('_', '')}{secrets.token_hex(12)}"
 
 
+# Stored by the isolation matrix's PUT …/signing-secret: a secret the drill looks for too.
+SIGNING_SECRET = canary("signing")
+
+
 def canary_settings() -> tuple[dict[str, str], list[str]]:
     """A canary value for every secret setting (a SecretStr field of Settings), as environment
     variables, and the secrets to look for. A secret setting added later gets one too."""
@@ -88,7 +92,13 @@ PUBLIC = frozenset(
 # Under a tenant's path, but written by an admin only: the tenant reads its budget, an admin
 # sets it (docs/usage.md). The owner's token is refused with 403 there, another tenant's 404.
 ADMIN_WRITES = frozenset(
-    [("PUT", "/v1/tenants/{tenant}/budget"), ("DELETE", "/v1/tenants/{tenant}/budget")]
+    [
+        ("PUT", "/v1/tenants/{tenant}/budget"),
+        ("DELETE", "/v1/tenants/{tenant}/budget"),
+        # A tenant's own token must not mint the proof that a message speaks for it.
+        ("PUT", "/v1/tenants/{tenant}/signing-secret"),
+        ("DELETE", "/v1/tenants/{tenant}/signing-secret"),
+    ]
 )
 # The sign-in form itself: public, with its own checks (a wrong token 401, CSRF) in
 # tests/integration/console/test_console_http.py.
@@ -166,6 +176,9 @@ BODIES: dict[tuple[str, str], Callable[[int], dict[str, Any]]] = {
     },
     ("PUT", "/v1/tenants/{tenant}/settings"): lambda n: {"json": {"qa_glossary_policy": "retry"}},
     ("PUT", "/v1/tenants/{tenant}/budget"): lambda n: {"json": {"monthly_tokens": 10**9 + n}},
+    ("PUT", "/v1/tenants/{tenant}/signing-secret"): lambda n: {
+        "json": {"secret": SIGNING_SECRET, "grace_seconds": 60}
+    },
     # An own key again: the DELETE before it (same path, sorted first) removed the stored one.
     ("PUT", "/v1/tenants/{tenant}/connection"): lambda n: {
         "json": {"kind": "zai_key", "api_key": f"matrix.key-{n:05d}"}
@@ -316,8 +329,12 @@ def hostile_uploads(max_file_bytes: int) -> dict[str, tuple[dict[str, Any], int]
         "zip-bomb XLSX": (_file("bomb.xlsx", zip_bomb()), 422),
         "oversized CSV": (_file("big.csv", oversized), 413),
         "oversized CSV, no Content-Length": (_chunked("big.csv", oversized), 422),
-        "Latin-1 CSV": (_file("latin1.csv", (DATA / "latin1.csv").read_bytes()), 422),
-        "UTF-16 CSV": (_file("utf16.csv", csv.decode().encode("utf-16")), 422),
+        # Not UTF-8 and no other encoding fits (a Latin-1 or UTF-16 file is detected and read).
+        "binary junk as CSV": (_file("junk.csv", b"en,de\n" + bytes(range(256)) * 8), 422),
+        "unknown encoding named": (
+            {**_file("t.csv", csv), "data": {"name": "hostile", "encoding": "x-no-such"}},
+            422,
+        ),
         "path as the file name": (_file("../../etc/passwd.csv", csv), 422),
         "absolute path as the file name": (_file("/etc/passwd.csv", csv), 422),
         "path as the glossary name": (_file("t.csv", csv, glossary="../../etc/passwd"), 422),

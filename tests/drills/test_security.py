@@ -31,6 +31,7 @@ from service.sim.state import key_hash
 from tests.drills.outcomes import Expected, run_id, settle, tally
 from tests.drills.scale import pick, record
 from tests.drills.security import (
+    SIGNING_SECRET,
     TENANTS,
     Case,
     Resources,
@@ -69,6 +70,7 @@ class Drill:
         self.admin = self.env["API_ADMIN_TOKEN"]
         self.stored_keys = {t: canary(f"{t}zaikey") for t in TENANTS}  # PUT …/credentials/zai
         self.secrets += self.stored_keys.values()
+        self.secrets.append(SIGNING_SECRET)  # PUT …/signing-secret, by the matrix
         self.responses: list[tuple[str, httpx.Response]] = []
         self.handed_out: set[int] = set()  # indexes of responses that hand out a token
         self.logs = {"worker log": tmp_path / "worker.log", "API log": tmp_path / "api.log"}
@@ -215,6 +217,10 @@ async def translate(drill: Drill, stack: Stack, sim: Any) -> dict[str, Any]:
 
 async def isolation_matrix(drill: Drill, call: Call, own: dict[str, Resources]) -> dict[str, Any]:
     ops = operations(create_app(Settings(_env_file=None)))
+    for t in TENANTS:  # after the translations: from now on each tenant requires signatures
+        secret = {"json": {"secret": SIGNING_SECRET}, "headers": bearer(drill.admin)}
+        r = await call("seed", "PUT", f"/v1/tenants/{t}/signing-secret", **secret)
+        drill.check(r.status_code == 200, f"signing secret of {t}: {r.text}")
     before = await snapshot(drill, call)
     refused = refusals(ops, own, drill.tokens)
     for case in refused:
@@ -254,7 +260,7 @@ async def snapshot(drill: Drill, call: Call) -> list[Any]:
         paths += [f"{base}/glossaries", f"{base}/glossaries/product", f"{base}/settings"]
         paths += [f"{base}/credentials/zai", f"{base}/connection", f"{base}/jobs/{t}-0"]
         paths += [f"{base}/glossaries/product/versions/1/entries"]
-        paths += [f"{base}/budget", f"{base}/usage?group_by=pair"]
+        paths += [f"{base}/budget", f"{base}/usage?group_by=pair", f"{base}/signing-secret"]
     admin = bearer(drill.admin)
     return [(p, (await call("snapshot", "GET", p, headers=admin)).json()) for p in paths]
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from service.api.console import auth, entries, glossaries, tenant_pages
+from service.api.console import (
+    auth,
+    entries,
+    glossaries,
+    jobs,
+    memory_pages,
+    tenant_pages,
+    usage_pages,
+)
 from service.api.console.auth import sign_in_redirect
 from service.api.console.render import HERE, problem_page
 from service.api.console.session import PREFIX, SignInRequired
@@ -14,7 +22,10 @@ from service.api.console.session import PREFIX, SignInRequired
 __all__ = ["PREFIX", "ROUTERS", "install", "problem_page"]
 
 # Every console route (paths include the /console prefix), for the app and for route-walking tests.
-ROUTERS = tuple(module.router for module in (auth, glossaries, entries, tenant_pages))
+ROUTERS = tuple(
+    module.router
+    for module in (auth, glossaries, entries, jobs, usage_pages, memory_pages, tenant_pages)
+)
 
 
 def install(app: FastAPI) -> None:

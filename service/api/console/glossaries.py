@@ -16,6 +16,7 @@ from service.api.deps import TEXT_PATTERN, ContextDep, SessionDep
 from service.api.glossary_input import NAME_PATTERN, check_declared_size, read_upload
 from service.api.problems import Problem, not_found
 from service.glossary.diff import diff, search
+from service.glossary.encoding import UTF8
 from service.store import glossaries as repository
 from service.store.tables import Glossary, GlossaryVersion
 
@@ -92,6 +93,8 @@ async def upload(
             request, user, session, tenant, problem.status, problem=problem, name=name
         )
     notice = "uploaded" if saved.created else "unchanged"
+    if got.encoding not in (None, UTF8):  # say which encoding was assumed (a codec name)
+        notice = f"{notice}&encoding={got.encoding}"
     return redirect(f"/t/{tenant}/glossaries/{saved.glossary.name}", notice)
 
 

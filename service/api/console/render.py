@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from service.api.console.session import (
     keep_nonce,
     nonce_of,
 )
+from service.api.glossary_input import ENCODING_PATTERN
 from service.api.problems import Problem
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +46,8 @@ NOTICES = {
     "default-cleared": "This glossary is no longer the default.",
     "deleted": "The glossary was deleted.",
     "settings-saved": "The settings were saved.",
+    "memory-deleted": "The translation was deleted from the memory: the next request for "
+    "that text is translated again.",
 }
 
 
@@ -56,6 +60,12 @@ def page(
 ) -> HTMLResponse:
     csrf = user.csrf if user else csrf_token(nonce_of(request), request.cookies.get(SESSION_COOKIE))
     notice = NOTICES.get(request.query_params.get("notice", ""))
+    encoding = request.query_params.get("encoding", "")
+    if notice and re.fullmatch(ENCODING_PATTERN, encoding):
+        notice += (
+            f" The file is not UTF-8: it was read as {encoding}. Check its accented letters; if"
+            " they are wrong, upload it again naming its encoding."
+        )
     response = templates.TemplateResponse(
         request,
         template,

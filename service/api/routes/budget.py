@@ -22,7 +22,7 @@ router = APIRouter(
 )
 
 
-def _integral(value: object) -> object:
+def integral(value: object) -> object:
     """JSON Schema's integer includes 100.0; strict mode still refuses "100" and 1.5."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -32,7 +32,7 @@ def _integral(value: object) -> object:
 class BudgetIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    monthly_tokens: Annotated[int, BeforeValidator(_integral)] = Field(
+    monthly_tokens: Annotated[int, BeforeValidator(integral)] = Field(
         ge=1, le=10**15, description="Tokens (prompt + completion) per calendar month, UTC"
     )
 
@@ -49,7 +49,7 @@ class BudgetOut(BaseModel):
 
 @router.get("", response_model=BudgetOut)
 async def get_budget(tenant: TenantDep, session: SessionDep) -> BudgetOut:
-    return await _standing(session, tenant)
+    return await standing(session, tenant)
 
 
 @router.put("", response_model=BudgetOut, responses=responses(400, 403))
@@ -59,7 +59,7 @@ async def put_budget(
     """Applies to jobs claimed within 10 s (workers cache budgets that long)."""
     await budgets.set_budget(await session.connection(), tenant, body.monthly_tokens)
     await session.commit()
-    return await _standing(session, tenant)
+    return await standing(session, tenant)
 
 
 @router.delete("", status_code=204, responses=responses(403))
@@ -70,7 +70,7 @@ async def delete_budget(tenant: TenantDep, session: SessionDep, _: AdminDep) -> 
     return Response(status_code=204)
 
 
-async def _standing(session: AsyncSession, tenant: str) -> BudgetOut:
+async def standing(session: AsyncSession, tenant: str) -> BudgetOut:
     now = datetime.now(UTC)
     conn = await session.connection()
     found = (await budgets.standings(conn, now, tenant)).get(tenant)

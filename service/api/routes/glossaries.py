@@ -14,13 +14,14 @@ from service.api import glossary_ops as ops
 from service.api.deps import ApiContext, ContextDep, PrincipalDep, SessionDep, TenantDep
 from service.api.glossary_input import (
     NAME_PATTERN,
+    Upload,
     read_upload,
     request_body_doc,
 )
 from service.api.glossary_ops import EntriesPatch, limits_of
 from service.api.problems import Problem, not_found, responses
 from service.auth.tokens import Principal
-from service.glossary.model import GlossaryDocument, GlossaryEntry
+from service.glossary.model import GlossaryEntry
 from service.store import glossaries as repository
 from service.store.glossaries import Saved
 from service.store.tables import Glossary, GlossaryVersion
@@ -56,6 +57,12 @@ class GlossaryOut(BaseModel):
     updated_at: datetime
     version: VersionOut | None = None
     changed: bool | None = Field(default=None, description="On writes: a new version was made")
+    encoding: str | None = Field(
+        default=None,
+        description="On CSV/TSV uploads: the text encoding the file was read in, `utf-8` or the "
+        "one detected (e.g. `cp1252`) when the file is not UTF-8; check the text if it was "
+        "detected, or upload again naming `encoding`",
+    )
 
 
 class EntryOut(BaseModel):
@@ -80,7 +87,7 @@ class EntriesPage(BaseModel):
     status_code=201,
     response_model=GlossaryOut,
     responses=UPLOAD_ERRORS,
-    openapi_extra=request_body_doc(),
+    openapi_extra=request_body_doc(name_required=True),
 )
 async def create_glossary(
     request: Request, tenant: TenantDep, session: SessionDep, ctx: ContextDep, who: PrincipalDep
@@ -95,9 +102,7 @@ async def create_glossary(
         )
     if await repository.find(session, tenant, upload.name) is not None:
         raise Problem(409, "Conflict", f"glossary {upload.name!r} exists; PUT replaces it")
-    return await _save(
-        request, session, ctx, tenant, upload.name, upload.doc, who, upload.is_default
-    )
+    return await _save(request, session, ctx, tenant, upload.name, upload, who)
 
 
 @router.get("", response_model=list[GlossaryOut])
@@ -160,9 +165,7 @@ async def replace_glossary(
 ) -> GlossaryOut:
     upload = await read_upload(request, limits_of(ctx.settings))
     found = await ops.find(session, tenant, glossary)
-    return await _save(
-        request, session, ctx, tenant, found.name, upload.doc, who, upload.is_default
-    )
+    return await _save(request, session, ctx, tenant, found.name, upload, who)
 
 
 @router.patch("/{glossary}/entries", response_model=GlossaryOut, responses=responses(400, 409))
@@ -211,21 +214,22 @@ async def _save(
     ctx: ApiContext,
     tenant: str,
     name: str,
-    doc: GlossaryDocument,
+    upload: Upload,
     who: Principal,
-    is_default: bool | None,
 ) -> GlossaryOut:
     saved = await ops.save(
         session,
         ctx.settings,
         tenant=tenant,
         name=name,
-        doc=doc,
+        doc=upload.doc,
         author=who.token_id,
-        is_default=is_default,
+        is_default=upload.is_default,
         kick=_kicker(request),
     )
-    return _saved_out(saved)
+    out = _saved_out(saved)
+    out.encoding = upload.encoding
+    return out
 
 
 def _saved_out(saved: Saved) -> GlossaryOut:

@@ -80,7 +80,7 @@ async def tenant_usage(
     to: To = None,
     group_by: Literal["day", "pair"] = "day",
 ) -> UsageReport:
-    start, end = _period(from_, to)
+    start, end = period(from_, to)
     conn = await session.connection()
     rows = await usage.summary(conn, start=start, end=end, group_by=group_by, tenant=tenant)
     return _report(tenant, start, end, group_by, rows)
@@ -97,7 +97,7 @@ async def all_usage(
     group_by: Literal["tenant", "day", "pair"] = "tenant",
 ) -> UsageReport:
     """Every tenant: one row per tenant, or per tenant and day, or per tenant and pair."""
-    start, end = _period(from_, to)
+    start, end = period(from_, to)
     conn = await session.connection()
     rows = await usage.summary(conn, start=start, end=end, group_by=group_by)
     return _report(None, start, end, group_by, rows)
@@ -108,9 +108,9 @@ async def export_tenant_usage(
     tenant: TenantDep, session: SessionDep, from_: From = None, to: To = None
 ) -> Response:
     """The tenant's ledger rows (per day and pair) as CSV."""
-    start, end = _period(from_, to)
+    start, end = period(from_, to)
     rows = await usage.ledger(await session.connection(), start=start, end=end, tenant=tenant)
-    return _csv(rows, f"usage-{tenant}-{start}-{end}.csv")
+    return csv_response(rows, f"usage-{tenant}-{start}-{end}.csv")
 
 
 @router.get("/v1/usage/export", response_class=Response, responses=responses(403))
@@ -122,12 +122,12 @@ async def export_usage(
     tenant: Annotated[str | None, Query(pattern=TENANT_PATTERN)] = None,
 ) -> Response:
     """Every tenant's ledger rows (per tenant, day and pair) as CSV: the billing export."""
-    start, end = _period(from_, to)
+    start, end = period(from_, to)
     rows = await usage.ledger(await session.connection(), start=start, end=end, tenant=tenant)
-    return _csv(rows, f"usage-{tenant or 'all'}-{start}-{end}.csv")
+    return csv_response(rows, f"usage-{tenant or 'all'}-{start}-{end}.csv")
 
 
-def _period(first: str | None, last: str | None) -> tuple[date, date]:
+def period(first: str | None, last: str | None) -> tuple[date, date]:
     """The days asked for; from after to, over MAX_DAYS, or a day that does not exist is 422
     (rules the OpenAPI schema cannot state)."""
     end = _day("to", last) or datetime.now(UTC).date()
@@ -167,7 +167,7 @@ def _report(
     )
 
 
-def _csv(rows: list[dict[str, Any]], filename: str) -> Response:
+def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=[*KEY, *COUNTERS], lineterminator="\n")
     writer.writeheader()

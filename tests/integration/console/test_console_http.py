@@ -191,7 +191,7 @@ def test_bad_form_values_answer_422_pages_not_500(console: TestClient) -> None:
     r = console.post(
         "/console/t/acme/glossaries/product/entries/delete", data={"csrf": csrf, "term": "nope"}
     )
-    assert r.status_code == 422 and "no entry" in r.text
+    assert r.status_code == 409 and "no entry" in r.text
     assert console.get("/console/t/acme/glossaries/product?v=99").status_code == 404
     assert console.get("/console/t/acme/glossaries/product?offset=-1").status_code == 422
 

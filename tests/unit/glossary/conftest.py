@@ -6,7 +6,7 @@ import pytest
 
 from service.glossary.limits import GlossaryLimits
 from service.glossary.model import GlossaryDocument
-from service.glossary.parse import parse_glossary
+from service.glossary.parse import parse_upload
 from service.glossary.problems import GlossaryInvalid, Problem
 
 DATA = Path(__file__).parents[2] / "data" / "glossary"
@@ -21,15 +21,17 @@ def parse(
     source_lang: str | None = None,
     target_lang: str | None = None,
     limits: GlossaryLimits | None = None,
+    encoding: str | None = None,
 ) -> GlossaryDocument:
-    return parse_glossary(
+    return parse_upload(
         content,
         filename=filename,
         content_type=content_type,
         source_lang=source_lang,
         target_lang=target_lang,
         limits=limits or GlossaryLimits(),
-    )
+        encoding=encoding,
+    ).document
 
 
 def parse_file(name: str, **kwargs: object) -> GlossaryDocument:

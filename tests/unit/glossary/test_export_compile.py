@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
@@ -160,3 +161,17 @@ def test_demo_sentence_terms_compile_for_german() -> None:
     lines = get_compiler().compile(doc, "en", "de").content.decode().splitlines()
     assert "dashboard\tÜbersicht" in lines
     assert "invoice\tRechnung" in lines
+
+
+@pytest.mark.parametrize(
+    "text", ['=HYPERLINK("http://x")', "+1", "-ish", "@SUM(A1)", "'=quoted already", "''+two"]
+)
+def test_export_csv_escapes_formulas_and_reads_them_back(text: str) -> None:
+    doc = GlossaryDocument(
+        "en",
+        (GlossaryEntry(text, {"de": text, "fr": "plain"}, note=text),),
+    )
+    exported = export_csv(doc).decode()
+    cells = list(csv.reader(io.StringIO(exported)))[1]
+    assert cells == [f"'{text}", f"'{text}", "plain", "false", "false", "false", f"'{text}"]
+    assert parse(export_csv(doc), "g.csv") == doc

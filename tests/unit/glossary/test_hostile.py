@@ -38,14 +38,11 @@ def test_xml_sniffed_without_a_filename_is_still_defused() -> None:
     assert [p.code for p in problems(read("xxe.tbx"), None)] == ["unsafe_xml"]
 
 
-def test_latin1_csv_is_bad_encoding_with_the_line() -> None:
-    problem = only(problems(read("latin1.csv"), "latin1.csv"), "bad_encoding")
-    assert problem.row == 2
-    assert "0xef" in problem.message
-
-
-def test_utf16_csv_is_bad_encoding() -> None:
-    assert only(problems("en,de\nä,b\n".encode("utf-16"), "g.csv"), "bad_encoding")
+def test_binary_junk_in_a_csv_is_bad_encoding_with_the_line() -> None:
+    junk = b"en,de\nok,gut\n" + bytes(range(256)) * 4
+    problem = only(problems(junk, "g.csv"), "bad_encoding")
+    assert problem.row == 4  # byte 0x0a of the junk ended line 3
+    assert "0x80" in problem.message and "save the file as UTF-8" in problem.message
 
 
 def test_non_utf8_json_is_bad_encoding() -> None:

@@ -40,6 +40,7 @@ from service.pipeline.ports import (
     GlossaryPin,
     Held,
     PairKey,
+    Remembered,
     Standing,
     Target,
     Translator,
@@ -298,18 +299,20 @@ class FakeMemory:
         self.outage = outage or Outage()
         self.entries: dict[str, str] = {}
         self.remembered: list[str] = []
+        self.stored: dict[str, Remembered] = {}
 
     async def recall(self, keys: Sequence[str]) -> dict[str, str]:
         self.outage.check()
         return {k: self.entries[k] for k in keys if k in self.entries}
 
-    async def remember(self, tenant_id: str, entries: Mapping[str, str]) -> None:
+    async def remember(self, tenant_id: str, entries: Mapping[str, Remembered]) -> None:
         self.outage.check()
         self.store(entries)
 
-    def store(self, entries: Mapping[str, str]) -> None:
+    def store(self, entries: Mapping[str, Remembered]) -> None:
         for k, v in entries.items():
-            self.entries.setdefault(k, v)
+            self.entries.setdefault(k, v.target_text)
+            self.stored.setdefault(k, v)
             self.remembered.append(k)
 
 

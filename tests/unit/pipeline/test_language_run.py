@@ -191,6 +191,21 @@ async def test_memory_hits_skip_the_call_and_only_clean_results_are_remembered()
     assert out["usage"]["memory_hits"] == 1 and len(r.zai.calls_for("de")) == 1
 
 
+async def test_a_memory_entry_keeps_its_source_pair_and_glossary_version() -> None:
+    r = rig()
+    doc = GlossaryDocument("en", (GlossaryEntry("dashboard", {"de": "Übersicht"}),))
+    pin = r.glossaries.add("g-1", 4, doc)
+    await run(r, job_of(r, request("a", text="Save  changes"), pin), pin=pin)
+    (stored,) = r.memory.stored.values()
+    assert (stored.source_text, stored.source_lang, stored.target_lang) == (
+        "Save  changes",  # as sent: the search finds what the client wrote
+        "en",
+        "de",
+    )
+    assert (stored.glossary_id, stored.glossary_version) == ("g-1", 4)
+    assert stored.target_text == r.memory.entries[next(iter(r.memory.stored))]
+
+
 async def test_a_database_outage_during_the_run_waits_and_keeps_the_paid_result() -> None:
     r = rig()
 
