@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -191,7 +190,9 @@ def span(
     if _follows_parent and (unsampled := _unsampled(parent)) is not None:
         # Not recorded: the unsampled parent stays (or becomes) current, so what runs inside
         # and what it sends carry that context, as they would under a non-recording span.
-        return nullcontext(unsampled) if parent is None else _made_current(unsampled)
+        if parent is None:
+            return nullcontext(unsampled)
+        return trace.use_span(unsampled, record_exception=False, set_status_on_exception=False)
     return _current(_tracer, name, parent, kind, attributes)
 
 
@@ -215,15 +216,6 @@ def _unsampled(parent: Carrier | None) -> Span | None:
             trace_state=trace.TraceState.from_header([state]) if state else None,
         )
     )
-
-
-@contextmanager
-def _made_current(span: Span) -> Iterator[Span]:
-    token = otel_context.attach(trace.set_span_in_context(span))
-    try:
-        yield span
-    finally:
-        otel_context.detach(token)
 
 
 @contextmanager

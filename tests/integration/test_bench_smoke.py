@@ -30,7 +30,7 @@ def test_a_tiny_overhead_run_reports_every_target(
     assert runs == ["bare loop (worker's HTTP stack)", "worker"]
     assert all(r["requests"] == 40 and r["req_per_s"] > 0 for r in result["rows"])
     assert {t["verdict"] for t in result["targets"]} <= {"met", "missed"}
-    assert len(result["targets"]) == 2
+    assert len(result["targets"]) == 3  # same-stack ratio, CPU, paced p99 added
     assert "| worker |" in (tmp_path / "overhead-sqlite.md").read_text()
     assert (tmp_path / "overhead-sqlite.png").stat().st_size > 10_000
 

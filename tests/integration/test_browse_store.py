@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.pipeline.ports import Remembered
 from service.store import browse
 from service.store.db import session_factory
+from service.store.driver import Database
 from service.store.memory import SqlMemory
 from service.store.tables import Glossary, Job, JobTarget
+from service.store.writes import WriteBatch
 
 pytestmark = pytest.mark.postgres
 DAY = datetime(2026, 11, 3, 12, tzinfo=UTC)
@@ -89,13 +91,13 @@ async def test_jobs_are_filtered_by_state_language_day_and_request_id(engine: As
 
 
 async def test_memory_keeps_sources_is_searched_by_text_and_deleted_per_tenant(
-    engine: AsyncEngine,
+    engine: AsyncEngine, db: Database
 ) -> None:
     glossary_id = str(uuid.uuid4())
     async with session_factory(engine)() as s:
         s.add(Glossary(id=glossary_id, tenant_id="acme", name="product", source_lang="en"))
         await s.commit()
-    memory = SqlMemory(session_factory(engine))
+    memory = SqlMemory(db, WriteBatch(db))
     k1, k2, k3 = "a" * 64, "b" * 64, "c" * 64
     await memory.remember(
         "acme",

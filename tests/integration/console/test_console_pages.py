@@ -18,8 +18,10 @@ from service.config import Settings
 from service.pipeline.ports import Remembered
 from service.store import budgets, usage
 from service.store.db import create_engine, session_factory
+from service.store.driver import open_database
 from service.store.memory import SqlMemory
 from service.store.tables import Job, JobTarget
+from service.store.writes import WriteBatch
 from tests.integration.api.conftest import ACME, GLOBEX
 from tests.integration.console.test_console_http import csrf_of, sign_in, upload
 
@@ -94,12 +96,13 @@ async def seed(url: str) -> None:
             "usage": {"total_tokens": 1234, "upstream_calls": 2},
         }
         async with engine.begin() as conn:
-            await usage.record(conn, [], now)  # nothing for no completions
-            await conn.execute(usage._add(conn.dialect.name), usage.ledger_rows([body], now.date()))
             await budgets.set_budget(conn, "acme", 10_000)
-        await SqlMemory(session_factory(engine)).remember(
+        db = open_database(engine.url.render_as_string(hide_password=False))
+        await db.run(usage.add(db.dialect, usage.ledger_rows([body], now.date())))
+        await SqlMemory(db, WriteBatch(db)).remember(
             "acme", {KEY: Remembered("Ihre Rechnung", "Your invoice", "en", "de", None, None)}
         )
+        await db.close()
     finally:
         await engine.dispose()
 
