@@ -1,8 +1,11 @@
 """Where a py-spy profile spends its time: top functions by own and total samples.
 
-    .venv/bin/python benchmarks/profile_summary.py PROFILE.txt[.gz] [--top 25]
+    .venv/bin/python benchmarks/profile_summary.py PROFILE.txt[.gz] [--top 25] [--event-loop]
 
-Reads py-spy's raw (collapsed) format: `frame;frame;...;frame COUNT` per line.
+Reads py-spy's raw (collapsed) format: `frame;frame;...;frame COUNT` per line. `--event-loop`
+counts only the event loop's thread (stacks through `Runner.run`): the worker is limited by
+that one thread, while the samples of SQLite's thread, the log writer's and the span
+exporter's run beside it (and a thread waiting on a queue is sampled as busy).
 """
 
 from __future__ import annotations
@@ -67,12 +70,14 @@ def area(stack: str) -> str:
     return "other"
 
 
-def summarise(text: str, top: int) -> str:
+def summarise(text: str, top: int, *, event_loop: bool = False) -> str:
     own, total, samples = Counter[str](), Counter[str](), 0
     packages, areas = Counter[str](), Counter[str]()
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
+            continue
+        if event_loop and "Runner.run (" not in stack:
             continue
         n, frames = int(count), [_name(f) for f in stack.split(";")]
         samples += n
@@ -100,10 +105,11 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("profile", type=Path)
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--event-loop", action="store_true", help="the event loop's thread only")
     args = p.parse_args()
     raw = args.profile.read_bytes()
     text = gzip.decompress(raw) if args.profile.suffix == ".gz" else raw
-    print(summarise(text.decode(), args.top))
+    print(summarise(text.decode(), args.top, event_loop=args.event_loop))
 
 
 if __name__ == "__main__":
