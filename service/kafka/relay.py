@@ -108,6 +108,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Claim a batch, send it, mark it sent. Returns how many rows were sent."""
         await self._ensure_producer()  # no claim while the broker cannot be reached
+        await self._outbox.settle()  # rows this relay sent are marked before it claims again
         rows = await self._outbox.claim(self._name, self._batch)
         if rows:
             await self._send(rows)

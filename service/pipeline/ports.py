@@ -385,7 +385,14 @@ class Outbox(Protocol):
         """Unsent rows in id order, claimed for `relay` (exclusive across relays)."""
         ...
 
-    async def mark_sent(self, ids: Sequence[int]) -> None: ...
+    async def mark_sent(self, ids: Sequence[int]) -> None:
+        """Record these rows sent; may be deferred to a later write (see `settle`)."""
+        ...
+
+    async def settle(self) -> None:
+        """Every deferred "sent" written now: a relay settles before it claims, so it never
+        claims (and sends again) a row it sent whose mark is still waiting."""
+        ...
 
 
 __all__ = [

@@ -60,6 +60,8 @@ class Marks(Protocol):
 
     def mark_sent(self, ids: Sequence[int]) -> None: ...
 
+    async def flush(self) -> None: ...
+
 
 def headers_of(event: OutboundEvent, now: datetime) -> dict[str, str]:
     """CloudEvents headers, and the trace context (the CloudEvents distributed-tracing
@@ -146,6 +148,10 @@ class SqlOutbox:
             return
         script = mark_sent_script(self._db.dialect, ids, utcnow())
         await self._db.run(script, transaction=False)
+
+    async def settle(self) -> None:
+        if self._marks is not None:
+            await self._marks.flush()
 
 
 def _json(value: Any) -> str:

@@ -103,6 +103,11 @@ class WriteBatch:
         if self._marks and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._lazy, self._marks_alone)
 
+    async def flush(self) -> None:
+        """The marks waiting written now (with whatever else is being written)."""
+        if self._marks:
+            await self._group.submit(None)
+
     async def close(self, grace: float = 5.0) -> None:
         """Write the marks still waiting (for at most `grace` s: with the database gone, their
         rows are delivered once more by the next relay)."""

@@ -15,14 +15,25 @@ from service.pipeline.ports import PendingEvent
 
 
 class Outbox:
+    """Marks are deferred, as the worker's write batch defers them, until `settle`."""
+
     def __init__(self) -> None:
         self.sent: list[int] = []
+        self.waiting: list[int] = []
+        self.unsent: list[PendingEvent] = []  # rows a claim finds (sent or not)
+        self.claimed: list[list[int]] = []
 
     async def claim(self, relay: str, limit: int) -> list[PendingEvent]:
-        return []
+        rows = [e for e in self.unsent if e.id not in self.sent]
+        self.claimed.append([e.id for e in rows])
+        return rows
 
     async def mark_sent(self, ids: Sequence[int]) -> None:
-        self.sent.extend(ids)
+        self.waiting.extend(ids)
+
+    async def settle(self) -> None:
+        self.sent.extend(self.waiting)
+        self.waiting.clear()
 
     async def oldest_unsent(self) -> datetime | None:
         return None
@@ -71,8 +82,10 @@ async def test_handed_rows_wait_out_a_broker_outage_and_unstarted_producers_are_
     assert all(p.stopped for p in made) and len(made) == 2  # none left open
     world["down"] = False
     await relay._send_handed()
+    await outbox.settle()
     assert world["sent"] == ["results", "results"] and outbox.sent == [1, 2]
     await relay._send_handed()  # nothing handed twice
+    await outbox.settle()
     assert outbox.sent == [1, 2]
 
 
@@ -91,3 +104,17 @@ async def test_stop_gives_up_flushing_after_its_timeout() -> None:
     await relay.stop(flush_timeout=0.2)
     assert asyncio.get_running_loop().time() - started < 5
     assert outbox.sent == []  # left for another relay once its claim expires
+
+
+async def test_a_relay_marks_what_it_sent_before_it_claims_again() -> None:
+    """Handed rows whose claim expired while the broker was down are also claimable: sent,
+    but with their "sent" still deferred, a claim would find and send them a second time."""
+    world: dict[str, Any] = {"down": False, "sent": []}
+    outbox = Outbox()
+    outbox.unsent = [event(1), event(2)]  # written claimed for the relay; the claim expired
+    relay = OutboxRelay(outbox, lambda: Producer(world))  # type: ignore[arg-type,return-value]
+    relay.hand_over([event(1), event(2)])
+    await relay._send_handed()
+    assert outbox.waiting == [1, 2]  # sent, marks deferred
+    assert await relay.relay_once() == 0
+    assert outbox.claimed == [[]] and world["sent"] == ["results", "results"]
