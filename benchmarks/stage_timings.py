@@ -40,9 +40,9 @@ from benchmarks.suite.load import publish as timed_publish
 from devstack.kafka import start_kafka
 from devstack.postgres import start_postgres
 from service.kafka.relay import OutboxRelay
-from service.pipeline.budget import BudgetGate
-from service.pipeline.executor import Executor
-from service.pipeline.intake import Intake
+from service.pipeline.jobs.budget import BudgetGate
+from service.pipeline.jobs.executor import Executor
+from service.pipeline.jobs.intake import Intake
 from service.sim.config import SimConfig
 from service.sim.testing import running_simulator
 from service.store.jobs import SqlJobStore

@@ -45,15 +45,15 @@ from service.kafka.consumer import KafkaIntake
 from service.kafka.relay import OutboxRelay
 from service.l10n.compliance import Policy
 from service.metrics import Metrics, TenantLabels, child
-from service.pipeline.budget import BudgetConfig, BudgetGate
 from service.pipeline.durable import Durable
-from service.pipeline.estimate import TokenEstimator
-from service.pipeline.executor import Executor, ExecutorConfig
-from service.pipeline.intake import Intake, IntakeConfig
-from service.pipeline.language_run import RunConfig, RunDeps
-from service.pipeline.packing_breaker import PackingBreaker
+from service.pipeline.jobs.budget import BudgetConfig, BudgetGate
+from service.pipeline.jobs.executor import Executor, ExecutorConfig
+from service.pipeline.jobs.intake import Intake, IntakeConfig
+from service.pipeline.jobs.request_auth import AuthConfig, RequestAuth
 from service.pipeline.ports import Accepted
-from service.pipeline.request_auth import AuthConfig, RequestAuth
+from service.pipeline.translation.estimate import TokenEstimator
+from service.pipeline.translation.packing_breaker import PackingBreaker
+from service.pipeline.translation.run import RunConfig, RunDeps
 from service.store.budgets import SqlBudgets
 from service.store.db import create_engine, session_factory
 from service.store.driver import Database, open_database

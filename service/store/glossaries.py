@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.glossary.events import GLOSSARY_UPDATED, GlossaryUpdatedV1, glossary_event_id
 from service.glossary.model import GlossaryDocument, GlossaryEntry
-from service.pipeline.outcomes import OutboundEvent
+from service.pipeline.contract.outcomes import OutboundEvent
 from service.pipeline.ports import GlossaryPin
 from service.store.errors import store_call
 from service.store.outbox import enqueue

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -23,26 +22,18 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.errors import UpstreamError
 from service.glossary.cache_policy import CachedFile, CachePolicy, evictions
 from service.glossary.compile import GlossaryCompiler, get_compiler
-from service.pipeline.ports import DocLoader, PairKey
-from service.pipeline.states import FileState
+from service.pipeline.contract.states import FileState
+from service.pipeline.ports import DocLoader, PairKey, Translator
 from service.store.errors import store_call, unavailable_as_store_error
 from service.store.tables import GlossaryVersion, ZaiFile, utcnow
-from service.zai import FileObject, ZaiError
 
 logger = logging.getLogger(__name__)
 
 READY, UPLOADING, STALE = FileState.ready, FileState.uploading, FileState.stale
 DELETED, FAILED = FileState.deleted, FileState.failed
-
-
-class FileApi(Protocol):
-    async def upload_file(
-        self, filename: str, content: bytes, *, purpose: str = ...
-    ) -> FileObject: ...
-    async def can_delete_files(self) -> bool: ...
-    async def delete_file(self, file_id: str) -> bool: ...
 
 
 class UploadCache:
@@ -61,12 +52,12 @@ class UploadCache:
         self._compiler = compiler or get_compiler()
         self._on_upload = on_upload
 
-    async def ensure(self, api: FileApi, key: PairKey, load: DocLoader) -> str | None:
+    async def ensure(self, api: Translator, key: PairKey, load: DocLoader) -> str | None:
         """The file id for `key`, uploading it first if needed; None if the pair has no terms."""
         with unavailable_as_store_error():
             return await self._ensure(api, key, load)
 
-    async def _ensure(self, api: FileApi, key: PairKey, load: DocLoader) -> str | None:
+    async def _ensure(self, api: Translator, key: PairKey, load: DocLoader) -> str | None:
         deadline = asyncio.get_running_loop().time() + 2 * self.policy.lease.total_seconds()
         while True:
             outcome = await self._lookup_or_claim(key)
@@ -153,7 +144,7 @@ class UploadCache:
             await s.commit()
 
     async def _upload(
-        self, api: FileApi, key: PairKey, load: DocLoader, claim: _Claimed
+        self, api: Translator, key: PairKey, load: DocLoader, claim: _Claimed
     ) -> str | None:
         try:
             compiled = self._compiler.compile(await load(), key.source_lang, key.target_lang)
@@ -206,7 +197,7 @@ class UploadCache:
             )
             await s.commit()
 
-    async def _make_room(self, api: FileApi, account: str) -> None:
+    async def _make_room(self, api: Translator, account: str) -> None:
         async with self._sessions() as s:
             rows = (
                 await s.exec(
@@ -222,7 +213,7 @@ class UploadCache:
             await _delete_upstream(api, victim.file_id)
             await self._set_state(victim.row_id, DELETED)
 
-    async def _delete_superseded(self, api: FileApi, key: PairKey, current_row: int) -> None:
+    async def _delete_superseded(self, api: Translator, key: PairKey, current_row: int) -> None:
         """Other versions of the same glossary, same account and pair, are no longer needed."""
         async with self._sessions() as s:
             glossary_id = (
@@ -272,9 +263,9 @@ def _match(key: PairKey):  # type: ignore[no-untyped-def]
     )
 
 
-async def _delete_upstream(api: FileApi, file_id: str) -> None:
+async def _delete_upstream(api: Translator, file_id: str) -> None:
     try:
         await api.delete_file(file_id)
-    except ZaiError:
+    except UpstreamError:
         # Best effort: an undeleted file only costs a slot until its retention runs out.
         logger.warning("could not delete superseded glossary file", extra={"file_id": file_id})

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.pipeline.contracts import TYPE_COMPLETED
+from service.pipeline.contract.messages import TYPE_COMPLETED
 from service.pipeline.ports import Completion
 from service.store.driver import Dialect, Script, execute, many
 from service.store.tables import BudgetReservation, UsageLedger

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from service.zai.client import ZaiClient, key_fingerprint, new_request_id
+from service.auth.credentials import key_fingerprint
+from service.zai.client import ZaiClient, new_request_id
 from service.zai.errors import (
     UpstreamAccountBlocked,
     UpstreamReconnectRequired,

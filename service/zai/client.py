@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import random
 import time
@@ -19,6 +18,8 @@ import orjson
 from pydantic import SecretStr
 
 from service import tracing
+from service.auth.credentials import key_fingerprint
+from service.pipeline.ports.upstream import UpstreamRequest
 from service.zai.errors import (
     ZaiConnectionError,
     ZaiDeadlineExceeded,
@@ -67,11 +68,6 @@ AttemptObserver = Callable[[str, str], None]
 # bind to one loop, hence the per-loop map. The first client to use a key sets its limit.
 _KEY_SEMAPHORES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]]
 _KEY_SEMAPHORES = weakref.WeakKeyDictionary()
-
-
-def key_fingerprint(api_key: SecretStr) -> str:
-    """A short, non-reversible id of an API key, safe to use as a map key or metric label."""
-    return hashlib.sha256(api_key.get_secret_value().encode()).hexdigest()[:16]
 
 
 def new_request_id() -> str:
@@ -242,7 +238,7 @@ class ZaiClient:
 
     # --- translation -------------------------------------------------------------------------
 
-    async def translate(self, request: TranslateRequest) -> Translation:
+    async def translate(self, request: UpstreamRequest) -> Translation:
         """Translate, polling to completion if Z.ai answers asynchronously."""
         result = await self.submit(request)
         if isinstance(result, PendingTask):
@@ -256,10 +252,12 @@ class ZaiClient:
         self._log_done("agents", result)
         return result
 
-    async def submit(self, request: TranslateRequest) -> Translation | PendingTask:
-        """One agent call (with retries) that does not poll: persist a PendingTask's async_id."""
+    async def submit(self, request: UpstreamRequest) -> Translation | PendingTask:
+        """One agent call (with retries) that does not poll: persist a PendingTask's async_id.
+        A `TranslateRequest` may carry Z.ai's extras (its own request_id, a reason_lang)."""
         validate(request)
-        rid = request.request_id or new_request_id()
+        own = request.request_id if isinstance(request, TranslateRequest) else None
+        rid = own or new_request_id()
         url = f"{self.agents_base_url}/agents"
 
         async def attempt(n: int, key: str) -> Translation | PendingTask:
@@ -337,12 +335,13 @@ class ZaiClient:
     # --- tokens ------------------------------------------------------------------------------
 
     async def count_tokens(
-        self, text: str, *, retry: RetryPolicy | None = None, http_timeout: float | None = None
+        self, text: str, *, retry: bool = True, http_timeout: float | None = None
     ) -> int:
         """Z.ai's count of `text` as one user message (`POST {paas}/tokenizer`, usage out).
 
-        Errors are classified and retried like every other call; `retry` and `http_timeout`
-        (seconds) override the client's for this call: an estimate is not worth a long wait.
+        Errors are classified and retried like every other call; `retry=False` (one attempt)
+        and `http_timeout` (seconds) override the client's for this call: an estimate is not
+        worth a long wait.
         """
         if not text.strip():
             raise ZaiInvalidRequest("text must not be empty")
@@ -361,7 +360,9 @@ class ZaiClient:
             reply = await self._exchange("POST", "tokenizer", url, rid, key, json=body, **extra)
             return parse_token_count(reply)
 
-        return await self._with_retries("tokenizer", rid, attempt, retry)
+        return await self._with_retries(
+            "tokenizer", rid, attempt, None if retry else RetryPolicy.none()
+        )
 
     # --- files -------------------------------------------------------------------------------
 

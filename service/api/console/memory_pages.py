@@ -18,7 +18,9 @@ from service.store import browse
 
 router = APIRouter(prefix=f"{PREFIX}/t/{{tenant}}/memory", include_in_schema=False)
 PAGE = 50
-KEY = r"^[0-9a-f]{64}$"  # a memory key is a SHA-256 hex digest (service.pipeline.memory)
+KEY = (
+    r"^[0-9a-f]{64}$"  # a memory key is a SHA-256 hex digest (service.pipeline.translation.memory)
+)
 LANG = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$|^(Pinyin|IPA)$|^$"
 
 

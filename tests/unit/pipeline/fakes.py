@@ -24,15 +24,14 @@ from service.errors import CredentialInvalid, StoreUnavailable
 from service.glossary.model import GlossaryDocument
 from service.l10n.compliance import Policy
 from service.metrics import Metrics
-from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.outcomes import OutboundEvent, Outcome, state_of
+from service.pipeline.contract.states import JobState, TargetState
 from service.pipeline.durable import Durable
-from service.pipeline.estimate import TokenEstimator
-from service.pipeline.fairness import Candidate
-from service.pipeline.language_run import RunConfig, RunDeps
-from service.pipeline.outcomes import OutboundEvent, Outcome, state_of
 from service.pipeline.ports import (
     Accepted,
     Arrival,
+    Candidate,
     ClaimedJob,
     Completion,
     DocLoader,
@@ -45,7 +44,8 @@ from service.pipeline.ports import (
     Target,
     Translator,
 )
-from service.pipeline.states import JobState, TargetState
+from service.pipeline.translation.estimate import TokenEstimator
+from service.pipeline.translation.run import RunConfig, RunDeps
 from service.sim.translate import count_tokens, fake_translate
 from service.zai import ZaiClient
 from service.zai.retry import RetryPolicy

@@ -13,11 +13,11 @@ import pytest
 from service.errors import LeaseLost
 from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.l10n.compliance import Policy
-from service.pipeline.job_context import JobContext
-from service.pipeline.language_run import LanguageRun
-from service.pipeline.memory import InFlight
+from service.pipeline.contract.states import JobState, TargetState
 from service.pipeline.ports import ClaimedJob, GlossaryPin, Target
-from service.pipeline.states import JobState, TargetState
+from service.pipeline.translation.context import JobContext
+from service.pipeline.translation.memory import InFlight
+from service.pipeline.translation.run import LanguageRun
 from tests.unit.pipeline.fakes import (
     Rig,
     ScriptedZai,
@@ -57,7 +57,10 @@ async def run(r: Rig, job: ClaimedJob, lang: str = "de", pin: GlossaryPin | None
         glossaries=r.glossaries,
         durable=r.deps.durable,
     )
-    outcome = await LanguageRun(ctx, lang, r.deps, r.tenants.default).run()
+    outcome, fresh = await LanguageRun(ctx, lang, r.deps, r.tenants.default).run()
+    if fresh:  # as the job's completion writes them: through the outage, if need be
+        tenant = job.tenant_id
+        await r.deps.durable("memory", lambda: r.memory.remember(tenant, fresh))
     return outcome.model_dump(mode="json")
 
 
