@@ -52,13 +52,14 @@ from service.pipeline.jobs.intake import Intake, IntakeConfig
 from service.pipeline.jobs.request_auth import AuthConfig, RequestAuth
 from service.pipeline.ports import Accepted
 from service.pipeline.translation.estimate import TokenEstimator
+from service.pipeline.translation.glossary_files import UploadCache
 from service.pipeline.translation.packing_breaker import PackingBreaker
 from service.pipeline.translation.run import RunConfig, RunDeps
 from service.store.budgets import SqlBudgets
 from service.store.db import create_engine, session_factory
 from service.store.driver import Database, open_database
 from service.store.glossaries import SqlGlossaries
-from service.store.glossary_files import UploadCache
+from service.store.glossary_files import SqlGlossaryFiles
 from service.store.jobs import SqlJobStore
 from service.store.memory import SqlMemory
 from service.store.outbox import Marks, SqlOutbox
@@ -376,7 +377,10 @@ def build_worker(settings: Settings, *, metrics: Metrics | None = None) -> Worke
     writes.hand_to(relay)
     store = SqlJobStore(db, writes)
     files = UploadCache(
-        sessions, owner=owner, policy=CachePolicy(), on_upload=metrics.glossary_uploads.inc
+        SqlGlossaryFiles(sessions),
+        owner=owner,
+        policy=CachePolicy(),
+        on_upload=metrics.glossary_uploads.inc,
     )
     deps = _run_deps(s, store, SqlMemory(db, writes), files, metrics)
     budgets = SqlBudgets(sessions)

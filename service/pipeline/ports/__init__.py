@@ -17,8 +17,9 @@ from service.pipeline.contract.states import JobState
 from service.pipeline.ports.budgets import Budgets, EstimateMethod, Held, Standing
 from service.pipeline.ports.glossaries import (
     DocLoader,
+    FileRecord,
     Glossaries,
-    GlossaryFiles,
+    GlossaryFileRecords,
     GlossaryPin,
     PairKey,
 )
@@ -52,8 +53,9 @@ __all__ = [
     "Completion",
     "DocLoader",
     "EstimateMethod",
+    "FileRecord",
     "Glossaries",
-    "GlossaryFiles",
+    "GlossaryFileRecords",
     "GlossaryPin",
     "Held",
     "JobState",

@@ -1,13 +1,16 @@
-"""Glossaries: the version a job is pinned to, its document, and its files uploaded upstream."""
+"""Glossaries: the version a job is pinned to, its document, and the rows of its files uploaded
+upstream (the upload cache)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from service.glossary.cache_policy import CachedFile
 from service.glossary.model import GlossaryDocument
-from service.pipeline.ports.upstream import Translator
+from service.pipeline.contract.states import FileState
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,52 @@ class PairKey:
 DocLoader = Callable[[], Awaitable[GlossaryDocument]]
 
 
-class GlossaryFiles(Protocol):
-    """The upload cache: one upload per (account, version, pair), its file id reused."""
+@dataclass(frozen=True)
+class FileRecord:
+    """A row of the upload cache, as read: one per `PairKey`; its lease makes one upload."""
 
-    async def ensure(self, api: Translator, key: PairKey, load: DocLoader) -> str | None:
-        """The file id for `key`, uploading first if needed; None if the pair has no terms."""
+    id: int
+    state: FileState
+    file_id: str | None  # None in `ready`: the pair has no terms
+    uploaded_at: datetime | None
+    last_used_at: datetime | None
+    lease_expires_at: datetime | None
+
+
+class GlossaryFileRecords(Protocol):
+    """The upload cache's rows: whoever inserts a key's row (or takes an expired one over)
+    uploads; the others wait until it is `ready`. The decisions are the core's
+    (`service.pipeline.translation.glossary_files`)."""
+
+    async def find(self, key: PairKey) -> FileRecord | None: ...
+
+    async def insert_claim(self, key: PairKey, owner: str, until: datetime) -> int | None:
+        """A new row, `uploading` under `owner`'s lease; None if another was inserted first."""
+        ...
+
+    async def take_over(self, record: FileRecord, owner: str, until: datetime) -> bool:
+        """Claim the row if it is still as read (state and lease): only one claimant wins."""
+        ...
+
+    async def touch(self, row_id: int, now: datetime) -> None:
+        """Mark the row used (for eviction, least recently used first)."""
+        ...
+
+    async def mark_ready(self, row_id: int, file_id: str | None, now: datetime) -> None: ...
+
+    async def set_state(self, row_id: int, state: FileState) -> None:
+        """`failed`, `deleted`: and no lease."""
+        ...
+
+    async def ready_files(self, account: str) -> list[CachedFile]:
+        """The account's files in use (ready, with a file id), for eviction."""
+        ...
+
+    async def superseded(self, key: PairKey, current_row: int) -> list[tuple[int, str | None]]:
+        """(row, file id) of the same glossary's other versions, same account and pair,
+        ready or stale: no longer needed once `current_row` is ready."""
         ...
 
     async def invalidate(self, key: PairKey, file_id: str) -> None:
-        """Z.ai forgot `file_id`: the next `ensure` uploads again."""
+        """Z.ai forgot `file_id`: the row turns `stale`, so the next look-up uploads again."""
         ...

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from service.metrics import Metrics
 from service.pipeline.durable import Durable
-from service.pipeline.ports import GlossaryFiles, JobStore, Memory
+from service.pipeline.ports import JobStore, Memory
 from service.pipeline.translation.estimate import TokenEstimator
+from service.pipeline.translation.glossary_files import UploadCache
 from service.pipeline.translation.memory import InFlight
 from service.pipeline.translation.packing_breaker import PackingBreaker
 
@@ -24,7 +25,7 @@ class RunConfig:
 class RunDeps:
     store: JobStore
     memory: Memory
-    files: GlossaryFiles
+    files: UploadCache
     metrics: Metrics
     durable: Durable
     config: RunConfig = RunConfig()

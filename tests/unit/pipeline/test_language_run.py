@@ -141,7 +141,7 @@ async def test_a_forgotten_glossary_file_is_uploaded_again_and_the_call_repeated
     pin = r.glossaries.add("g1", 1, doc)
     out = await run(r, job_of(r, request(text="Your invoice"), pin), pin=pin)
     assert out["type"] == "translation.completed"
-    assert r.files.invalidated == ["file-1"] and zai.uploads == 2
+    assert r.file_records.invalidated == ["file-1"] == zai.deleted and zai.uploads == 2
     assert len(zai.calls_for("de")) == 2 and out["glossary_version"] == 1
 
 
