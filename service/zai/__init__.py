@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.auth.credentials import key_fingerprint
-from service.zai.client import ZaiClient, new_request_id
+from service.zai.client import ZaiClient
 from service.zai.errors import (
     UpstreamAccountBlocked,
     UpstreamReconnectRequired,
@@ -27,6 +27,7 @@ from service.zai.errors import (
     ZaiTruncated,
     classify,
 )
+from service.zai.http import new_request_id
 from service.zai.models import FileObject, PendingTask, TranslateRequest, Translation, Usage
 from service.zai.retry import RetryPolicy
 
