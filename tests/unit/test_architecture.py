@@ -113,10 +113,10 @@ def test_only_tracing_uses_the_otel_api_and_only_bootstrap_the_sdk() -> None:
     # The core and the adapters start spans through service/tracing.py (a no-op while tracing
     # is off); the SDK, the exporter and the instrumentations are wiring: bootstrap's alone.
     found = otel_imports(SERVICE)
-    assert set(found) == {"service/tracing.py", "service/bootstrap.py"}
+    assert set(found) == {"service/tracing.py", "service/bootstrap/traces.py"}
     assert all(name.startswith("opentelemetry.trace") for name in found["service/tracing.py"])
     wiring = ("opentelemetry.sdk", "opentelemetry.exporter", "opentelemetry.instrumentation")
-    assert any(name.startswith(wiring) for name in found["service/bootstrap.py"])
+    assert any(name.startswith(wiring) for name in found["service/bootstrap/traces.py"])
 
 
 def test_the_otel_check_sees_both_import_forms(tmp_path: Path) -> None:

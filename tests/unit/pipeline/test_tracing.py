@@ -9,8 +9,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from service.pipeline.jobs.intake import Intake, IntakeConfig, Message
 from service.zai import ZaiConnectionError, ZaiRateLimited, ZaiServerError, ZaiTimeout
-from service.zai.http import attempt_status
 from service.zai.errors import ZaiBadRequest
+from service.zai.http import attempt_status
 from tests.support.tracing import (
     PRODUCER_SPAN,
     TRACE_ID,
