@@ -40,6 +40,7 @@ from service.store.tables import (
     TenantConnection,
     TenantCredential,
     TenantSettings,
+    utcnow,
 )
 
 CACHE_TTL = 10.0
@@ -178,3 +179,19 @@ async def known_tenants(session: AsyncSession) -> list[str]:
     )
     rows = (await session.exec(query)).all()  # type: ignore[call-overload]
     return sorted({row[0] for row in rows})
+
+
+async def settings_of(session: AsyncSession, tenant_id: str) -> TenantSettings | None:
+    return await session.get(TenantSettings, tenant_id)
+
+
+async def save_settings(
+    session: AsyncSession, tenant_id: str, *, qa_glossary_policy: str | None
+) -> TenantSettings:
+    row = await session.get(TenantSettings, tenant_id)
+    if row is None:
+        row = TenantSettings(tenant_id=tenant_id)
+        session.add(row)
+    row.qa_glossary_policy, row.updated_at = qa_glossary_policy, utcnow()
+    await session.commit()
+    return row

@@ -35,7 +35,7 @@ async def memory_page(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     found = await browse.memory(
-        await session.connection(),
+        session,
         tenant,
         q.strip(),
         target_lang=lang or None,
@@ -54,9 +54,8 @@ async def forget(request: Request, tenant: TenantDep, session: SessionDep) -> Re
     if not isinstance(key, str) or not _is_key(key):
         errors = [{"field": "key", "message": "not a memory entry's key"}]
         raise Problem(422, "Unprocessable Content", "not a memory entry's key", errors=errors)
-    if not await browse.forget(await session.connection(), tenant, key):
+    if not await browse.forget(session, tenant, key):
         raise not_found("memory entry")
-    await session.commit()
     return redirect(f"/t/{tenant}/memory", "memory-deleted")
 
 
