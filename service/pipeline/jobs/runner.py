@@ -134,13 +134,14 @@ class JobRunner:
     ) -> tuple[Outcome, Memory]:
         """One language's outcome and memory entries; saved and counted at once if `save`."""
         with tracing.span("language", attributes=lambda: {"zai_l10n.target_lang": lang}) as span:
-            outcome, memory = await self._outcome(job, ctx, lang)
+            result = await self._outcome(job, ctx, lang)
+            outcome = result[0]
             tracing.tag(span, lambda: _outcome_attributes(outcome))
         if save:
             store, job_id = self._store, job.id
             await self._deps.durable("outcome", lambda: store.finish_target(job_id, lang, outcome))
             self._count(outcome)
-        return outcome, memory
+        return result
 
     async def _outcome(
         self, job: ClaimedJob, ctx: JobContext | Refused, lang: str
