@@ -40,9 +40,10 @@ from benchmarks.suite.load import publish as timed_publish
 from devstack.kafka import start_kafka
 from devstack.postgres import start_postgres
 from service.kafka.relay import OutboxRelay
-from service.pipeline.budget import BudgetGate
-from service.pipeline.executor import Executor
-from service.pipeline.intake import Intake
+from service.pipeline.jobs.budget import BudgetGate
+from service.pipeline.jobs.executor import Executor
+from service.pipeline.jobs.intake import Intake
+from service.pipeline.jobs.runner import JobRunner
 from service.sim.config import SimConfig
 from service.sim.testing import running_simulator
 from service.store.jobs import SqlJobStore
@@ -59,7 +60,7 @@ STAGES: list[tuple[Any, str, str]] = [
     (Intake, "accept", "intake: accept a batch"),
     (Executor, "_fill", "executor: fill (candidates + claim)"),
     (SqlJobStore, "claim_next", "  candidates + claim, one round trip"),
-    (Executor, "_execute", "job: claimed → completed"),
+    (JobRunner, "execute", "job: claimed → completed"),
     (SqlTenants, "translator", "  tenant credential (cached)"),
     (SqlTenants, "policy", "  tenant policy (cached)"),
     (SqlMemory, "recall", "  memory look-up (group commit)"),
@@ -75,7 +76,7 @@ FREED: list[float] = []  # when a job's slot was freed, oldest first, not yet ta
 def watch_slots() -> None:
     """A slot's idle time: from one job giving its slot up (its languages done, or the job
     ended without getting there) to the start of the next job in its place."""
-    finishing, finished, execute = Executor._finishing_now, Executor._finished, Executor._execute
+    finishing, finished, execute = Executor._finishing_now, Executor._finished, JobRunner.execute
 
     def on_finishing(self: Executor, job_id: str) -> None:
         FREED.append(time.perf_counter())
@@ -86,7 +87,7 @@ def watch_slots() -> None:
             FREED.append(time.perf_counter())
         finished(self, job_id, task)
 
-    async def on_execute(self: Executor, job: Any) -> None:
+    async def on_execute(self: JobRunner, job: Any) -> None:
         if FREED:
             TIMES[IDLE].append(1000 * (time.perf_counter() - FREED.pop(0)))
         TIMES[QUEUED].append(1000 * (time.time() - job.created_at.timestamp()))
@@ -94,7 +95,7 @@ def watch_slots() -> None:
 
     Executor._finishing_now = on_finishing  # type: ignore[method-assign]
     Executor._finished = on_finished  # type: ignore[method-assign,assignment]
-    Executor._execute = on_execute  # type: ignore[method-assign]
+    JobRunner.execute = on_execute  # type: ignore[method-assign]
 
 
 def watch_gc() -> None:

@@ -13,12 +13,15 @@ Tree (``code`` in brackets)::
     │   │   └── UnsupportedPair          [request.unsupported_pair]
     │   └── TenantBudgetExceeded     [quota.tenant_budget_exceeded] retryable: next month, or
     │                                a higher budget
+    ├── UpstreamError            a call upstream failed for good: the language fails with the
+    │                            adapter's `error_code` (Z.ai's tree: `service.zai.errors`)
     └── Transient                the operation waits and is tried again
         ├── StoreUnavailable         the database does not answer: pause, retry, lose nothing
         └── LeaseLost                another worker owns the job now: stop working on it
 
-Upstream (Z.ai) errors have their own tree in `service.zai.errors`; their `error_code` values are
-members of `FailureCode` too, so events, metrics and docs/events.md use one vocabulary.
+The core catches `UpstreamError` only; the Z.ai adapter's errors (`service.zai.errors`) are its
+subclasses, and their `error_code` values are members of `FailureCode` too, so events, metrics
+and docs/events.md use one vocabulary.
 """
 
 from __future__ import annotations
@@ -133,6 +136,22 @@ class TenantBudgetExceeded(Refused):
 
     code = FailureCode.quota_tenant_budget_exceeded
     retryable = True
+
+
+class UpstreamError(ServiceError):
+    """The upstream translation service failed the call."""
+
+    #: What `translation.failed` carries, as `FailureCode.of(error_code)`: the adapter's class.
+    error_code: ClassVar[str] = FailureCode.zai_error.value
+    #: The call's glossary file is unknown upstream (expired, deleted): upload it again, once.
+    file_refused: ClassVar[bool] = False
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, retryable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.code = code  # the upstream's own code (Z.ai's business code), or None
+        self.retryable = retryable  # whether a later call may succeed
 
 
 class Transient(ServiceError):

@@ -117,7 +117,7 @@ class Metrics:
         )
 
     def _estimates_and_budgets(self, r: CollectorRegistry) -> None:
-        """Token estimates and the tenants' monthly budgets (service.pipeline.budget)."""
+        """Token estimates and the tenants' monthly budgets (service.pipeline.jobs.budget)."""
         self.token_estimates = Counter(
             "zai_l10n_token_estimates",
             "Token counts made before upstream calls (budget check, splitting), by how: Z.ai's"

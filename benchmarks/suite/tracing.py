@@ -116,7 +116,7 @@ def off_path_ms(rounds: int = 200_000) -> float:
     empty loop's (the baseline, run alongside)."""
     from service import tracing
     from service.kafka.relay import _headers, _publish_span
-    from service.pipeline.intake import Message, _intake_span
+    from service.pipeline.jobs.intake import Message, _intake_span
     from service.pipeline.ports import PendingEvent
 
     assert not tracing.enabled()

@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from sqlalchemy import text
 
 from service import bootstrap
 from service.api import console, problems
@@ -28,6 +27,7 @@ from service.api.routes import (
 from service.api.routes import settings as tenant_settings
 from service.auth.credentials import CredentialCipher
 from service.config import Settings
+from service.store.db import ping
 from service.store.migrate import upgrade
 
 _NOT_READY: dict[str, Any] = {
@@ -120,8 +120,7 @@ def _health_routes(app: FastAPI, registry: CollectorRegistry) -> None:
     async def readyz() -> JSONResponse:
         """Readiness: the database answers."""
         try:
-            async with app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            await ping(app.state.engine)
         except Exception as exc:  # any failure means "do not send traffic"
             return JSONResponse({"status": "fail", "database": type(exc).__name__}, 503)
         return JSONResponse({"status": "ok"})

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from service.store.tables import ConnectionKind, TenantConnection, TenantCredential
+from service.store import connections
+from service.store.db import Session
+from service.store.tables import ConnectionKind
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,8 @@ class ConnectionStatus:
 SERVICE = "The service's Z.ai key"
 
 
-async def connection_status(session: AsyncSession, tenant: str) -> ConnectionStatus:
-    chosen = await session.get(TenantConnection, tenant)
-    stored = await session.get(TenantCredential, (tenant, "zai"))
+async def connection_status(session: Session, tenant: str) -> ConnectionStatus:
+    chosen, stored = await connections.read(session, tenant)
     kind = ConnectionKind(chosen.kind) if chosen else None
     if kind is ConnectionKind.truto and chosen is not None:
         return ConnectionStatus(

@@ -1,8 +1,8 @@
 """What the REST routes and the web console both do to a glossary, written once.
 
-Each function takes the caller's session and raises `Problem` for what the caller did wrong, so
-the two front ends share lookups, validation, saving (with its `glossary.updated` event) and
-export, and neither can be weaker than the other.
+Each function takes the caller's session (for the store's functions) and raises `Problem` for
+what the caller did wrong, so the two front ends share lookups, validation, saving (with its
+`glossary.updated` event) and export, and neither can be weaker than the other.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.glossary_input import TERM_PATTERN, EntryIn, parse_document
 from service.api.problems import Problem, not_found
@@ -23,7 +21,13 @@ from service.glossary.export import export_csv, export_tbx
 from service.glossary.limits import GlossaryLimits
 from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.store import glossaries as repository
-from service.store.glossaries import Saved, delete_and_announce, save_and_announce
+from service.store.db import Session
+from service.store.glossaries import (
+    ConcurrentVersion,
+    Saved,
+    delete_and_announce,
+    save_and_announce,
+)
 from service.store.tables import Glossary
 
 ExportFormat = Literal["csv", "tbx"]
@@ -59,7 +63,7 @@ def limits_of(settings: Settings) -> GlossaryLimits:
     )
 
 
-async def find(session: AsyncSession, tenant: str, ref: str) -> Glossary:
+async def find(session: Session, tenant: str, ref: str) -> Glossary:
     """A live glossary of the tenant by name or id; another tenant's answers 404 too."""
     found = await repository.find(session, tenant, ref)
     if found is None:
@@ -68,7 +72,7 @@ async def find(session: AsyncSession, tenant: str, ref: str) -> Glossary:
 
 
 async def save(
-    session: AsyncSession,
+    session: Session,
     settings: Settings,
     *,
     tenant: str,
@@ -89,8 +93,7 @@ async def save(
             author=author,
             is_default=is_default,
         )
-        await session.commit()
-    except IntegrityError:
+    except ConcurrentVersion:
         # Another writer made the same version number first; the client may simply retry.
         raise Problem(409, "Conflict", "the glossary changed concurrently; retry") from None
     kick()
@@ -98,7 +101,7 @@ async def save(
 
 
 async def patch(
-    session: AsyncSession,
+    session: Session,
     settings: Settings,
     glossary: Glossary,
     body: EntriesPatch,
@@ -153,7 +156,7 @@ def patched(
 
 
 async def export(
-    session: AsyncSession, glossary: Glossary, fmt: ExportFormat, version: int | None
+    session: Session, glossary: Glossary, fmt: ExportFormat, version: int | None
 ) -> Export:
     number = version or glossary.current_version
     if await repository.version(session, glossary.id, number) is None:
@@ -164,16 +167,14 @@ async def export(
     return Export(export_tbx(doc), "application/x-tbx", f"{glossary.name}-v{number}.tbx")
 
 
-async def delete(session: AsyncSession, settings: Settings, glossary: Glossary, kick: Kick) -> None:
+async def delete(session: Session, settings: Settings, glossary: Glossary, kick: Kick) -> None:
     current = await repository.version(session, glossary.id, glossary.current_version)
     await delete_and_announce(
         session, topic=settings.topic_glossary_events, glossary=glossary, version=current
     )
-    await session.commit()
     kick()
 
 
-async def set_default(session: AsyncSession, glossary: Glossary, is_default: bool = True) -> None:
+async def set_default(session: Session, glossary: Glossary, is_default: bool = True) -> None:
     """Make it the tenant's default (clearing the previous one), or stop it being the default."""
-    await repository.set_default(session, glossary, is_default)
-    await session.commit()
+    await repository.make_default(session, glossary, is_default)

@@ -10,9 +10,10 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+
+from service.store.errors import DatabaseError, refused_value
 
 logger = logging.getLogger(__name__)
 
@@ -131,9 +132,9 @@ def install(app: FastAPI, html: tuple[str, HtmlRenderer] | None = None) -> None:
         # SQLSTATE class 22, "data exception": the database refused a value the request carried
         # (a NUL character, a number out of range, a string too long). A last line of defence
         # behind the validation of each input; anything else is the server's fault.
-        assert isinstance(exc, DBAPIError)
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+        assert isinstance(exc, DatabaseError)
+        sqlstate = refused_value(exc)
+        if sqlstate is not None:
             logger.warning(
                 "database refused a request value",
                 extra={"path": request.url.path, "sqlstate": sqlstate},
@@ -147,7 +148,7 @@ def install(app: FastAPI, html: tuple[str, HtmlRenderer] | None = None) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(DBAPIError, on_database)
+    app.add_exception_handler(DatabaseError, on_database)
     app.add_exception_handler(Exception, on_unexpected)
 
 

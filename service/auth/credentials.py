@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
@@ -46,3 +48,8 @@ def last4(secret: SecretStr) -> str:
 def new_key() -> str:
     """A fresh key for CREDENTIALS_KEY."""
     return Fernet.generate_key().decode()
+
+
+def key_fingerprint(api_key: SecretStr) -> str:
+    """A short, non-reversible id of an API key, safe to use as a map key or metric label."""
+    return hashlib.sha256(api_key.get_secret_value().encode()).hexdigest()[:16]

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from service.l10n.formats import ResourceFormatError
-from service.pipeline.contracts import ResourceFile, TranslationRequestV1
-from service.pipeline.resource import open_file
+from service.pipeline.contract.messages import ResourceFile, TranslationRequestV1
+from service.pipeline.contract.resource import open_file
 
 
 class InputError(Exception):

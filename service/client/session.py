@@ -29,8 +29,8 @@ from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
-from service.pipeline.contracts import TYPE_COMPLETED, TranslationRequestV1
-from service.pipeline.signature import HEADER, sign
+from service.pipeline.contract.messages import TYPE_COMPLETED, TranslationRequestV1
+from service.pipeline.contract.signature import HEADER, sign
 
 
 class BrokerUnavailable(Exception):

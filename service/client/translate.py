@@ -28,7 +28,7 @@ from service.client.inputs import (
 from service.client.report import progress_bar, summary
 from service.client.session import BrokerUnavailable, Outcome, TranslationClient, connected
 from service.config import Settings
-from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.contract.messages import TranslationRequestV1
 
 OK, FAILED, BAD_INPUT, NO_BROKER = 0, 1, 2, 3
 

@@ -22,7 +22,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
-from service.pipeline.intake import Intake, Message
+from service.pipeline.jobs.intake import Intake, Message
 from service.pipeline.ports import Accepted
 
 logger = logging.getLogger(__name__)

@@ -13,8 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.store.db import Db, connection_of
 from service.store.tables import Glossary, Job, JobTarget, MemoryEntry
 
 JOB = Job.__table__  # type: ignore[attr-defined]
@@ -65,10 +66,9 @@ class JobRow:
         return "completed" if self.state == "done" else self.state
 
 
-async def jobs(
-    conn: AsyncConnection, tenant: str, where: JobFilter, *, offset: int, limit: int
-) -> Page[JobRow]:
+async def jobs(db: Db, tenant: str, where: JobFilter, *, offset: int, limit: int) -> Page[JobRow]:
     """The tenant's jobs matching `where`, newest first, with each language's state."""
+    conn = await connection_of(db)
     source = JOB.c.request["source_lang"].as_string()
     query = (
         select(JOB.c.id, JOB.c.request_id, JOB.c.state, source, JOB.c.created_at, JOB.c.finished_at)
@@ -119,8 +119,9 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-async def job_languages(conn: AsyncConnection, tenant: str) -> list[str]:
+async def job_languages(db: Db, tenant: str) -> list[str]:
     """The target languages the tenant's jobs have (for the list's filter)."""
+    conn = await connection_of(db)
     query = (
         select(TARGET.c.target_lang)
         .join(JOB, JOB.c.id == TARGET.c.job_id)
@@ -145,7 +146,7 @@ class MemoryRow:
 
 
 async def memory(
-    conn: AsyncConnection,
+    db: Db,
     tenant: str,
     text: str,
     *,
@@ -155,6 +156,7 @@ async def memory(
 ) -> Page[MemoryRow]:
     """The tenant's memory entries whose source or translation contains `text` (any case;
     all of them when empty), newest first, with the name of the glossary that made each."""
+    conn = await connection_of(db)
     conditions: list[ColumnElement[bool]] = [MEMORY.c.tenant_id == tenant]
     if text:
         needle = text.lower()
@@ -209,15 +211,21 @@ def _memory_row(r: Any) -> MemoryRow:
     )
 
 
-async def forget(conn: AsyncConnection, tenant: str, key: str) -> bool:
+async def forget(db: Db, tenant: str, key: str) -> bool:
     """Delete one of the tenant's memory entries (the next request translates it again);
-    False if the tenant has no entry of that key. The caller commits."""
+    False if the tenant has no entry of that key. A session is committed; the caller of a
+    connection commits."""
+    conn = await connection_of(db)
     statement = delete(MEMORY).where(MEMORY.c.key == key, MEMORY.c.tenant_id == tenant)
-    return bool((await conn.execute(statement)).rowcount)
+    removed = bool((await conn.execute(statement)).rowcount)
+    if isinstance(db, AsyncSession):
+        await db.commit()
+    return removed
 
 
-async def job_request(conn: AsyncConnection, tenant: str, request_id: str) -> dict[str, Any] | None:
+async def job_request(db: Db, tenant: str, request_id: str) -> dict[str, Any] | None:
     """The request a job was made from, as stored (the console shows its sources)."""
+    conn = await connection_of(db)
     query = select(JOB.c.request).where(JOB.c.tenant_id == tenant, JOB.c.request_id == request_id)
     found = (await conn.execute(query)).scalar_one_or_none()
     return dict(found) if found is not None else None

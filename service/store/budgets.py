@@ -80,6 +80,32 @@ async def remove_budget(conn: AsyncConnection, tenant: str) -> bool:
     return (await conn.execute(delete(BUDGET).where(BUDGET.c.tenant_id == tenant))).rowcount > 0
 
 
+# --- the admin API's (a session each, committed) --------------------------------------------
+
+
+async def put(session: AsyncSession, tenant: str, monthly_tokens: int) -> None:
+    await set_budget(await session.connection(), tenant, monthly_tokens)
+    await session.commit()
+
+
+async def remove(session: AsyncSession, tenant: str) -> bool:
+    removed = await remove_budget(await session.connection(), tenant)
+    await session.commit()
+    return removed
+
+
+async def month(session: AsyncSession, tenant: str, now: datetime) -> tuple[Standing | None, int]:
+    """The tenant's standing this month; without a budget, None and what the month has spent."""
+    conn = await session.connection()
+    found = (await standings(conn, now, tenant)).get(tenant)
+    if found is not None:
+        return found, found.spent
+    query = select(LEDGER.c.total_tokens).where(
+        LEDGER.c.tenant_id == tenant, LEDGER.c.day >= month_start(now)
+    )
+    return None, sum(int(t) for t in (await conn.execute(query)).scalars())
+
+
 class SqlBudgets:
     def __init__(
         self,

@@ -5,9 +5,20 @@ from __future__ import annotations
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+#: What the admin API hands its store functions: one session per request (service/api/deps.py).
+Session = AsyncSession
+Sessions = async_sessionmaker[AsyncSession]
+#: Where a read runs: a session's transaction, or a connection of one's own.
+Db = AsyncSession | AsyncConnection
 
 
 def _json(value: Any) -> str:
@@ -65,3 +76,14 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine
+
+
+async def connection_of(db: AsyncSession | AsyncConnection) -> AsyncConnection:
+    """The connection of a session (its transaction), or the connection itself."""
+    return await db.connection() if isinstance(db, AsyncSession) else db
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip; raises whatever the database (or the way to it) raises."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

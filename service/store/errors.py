@@ -59,3 +59,17 @@ def store_call(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine
             return await fn(*args, **kwargs)
 
     return wrapper
+
+
+#: What the driver raises for a statement the database refused (the admin API's last line of
+#: defence maps a refused value to 422: `refused_value`).
+DatabaseError = sa.DBAPIError
+
+
+def refused_value(error: sa.DBAPIError) -> str | None:
+    """The SQLSTATE when the database refused a value (class 22, "data exception": a NUL, a
+    number out of range, a string too long), else None."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+        return sqlstate
+    return None

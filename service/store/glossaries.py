@@ -1,7 +1,8 @@
 """Glossaries in the database: versions are immutable, and the same content never makes a new one.
 
 Every function takes the caller's session and leaves committing to it, so a route or an import
-decides the transaction's extent.
+decides the transaction's extent; but the three that make a change whole (`save_and_announce`,
+`delete_and_announce`, `make_default`) commit it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.glossary.events import GLOSSARY_UPDATED, GlossaryUpdatedV1, glossary_event_id
 from service.glossary.model import GlossaryDocument, GlossaryEntry
-from service.pipeline.outcomes import OutboundEvent
+from service.pipeline.contract.outcomes import OutboundEvent
 from service.pipeline.ports import GlossaryPin
 from service.store.errors import store_call
 from service.store.outbox import enqueue
@@ -217,6 +219,10 @@ async def soft_delete(session: AsyncSession, glossary: Glossary) -> None:
 # --- changes, announced through the outbox ------------------------------------------------
 
 
+class ConcurrentVersion(Exception):
+    """Another writer made the same version number first; the caller may simply retry."""
+
+
 async def save_and_announce(
     session: AsyncSession,
     *,
@@ -227,20 +233,32 @@ async def save_and_announce(
     author: str,
     is_default: bool | None = None,
 ) -> Saved:
-    """Save a version and, if it is new, a `glossary.updated` event in the same transaction."""
-    saved = await save(
-        session, tenant_id=tenant_id, name=name, doc=doc, author=author, is_default=is_default
-    )
-    if saved.created:
-        _announce(session, topic, saved.glossary, saved.version, deleted=False)
+    """Save a version and, if it is new, a `glossary.updated` event, and commit them."""
+    try:
+        saved = await save(
+            session, tenant_id=tenant_id, name=name, doc=doc, author=author, is_default=is_default
+        )
+        if saved.created:
+            _announce(session, topic, saved.glossary, saved.version, deleted=False)
+        await session.commit()
+    except IntegrityError:
+        raise ConcurrentVersion() from None
     return saved
 
 
 async def delete_and_announce(
     session: AsyncSession, *, topic: str, glossary: Glossary, version: GlossaryVersion | None
 ) -> None:
+    """Delete the glossary (softly) with its `glossary.updated` event, and commit them."""
     await soft_delete(session, glossary)
     _announce(session, topic, glossary, version, deleted=True)
+    await session.commit()
+
+
+async def make_default(session: AsyncSession, glossary: Glossary, is_default: bool) -> None:
+    """`set_default`, committed."""
+    await set_default(session, glossary, is_default)
+    await session.commit()
 
 
 def _announce(

@@ -73,5 +73,4 @@ async def _import_one(
         saved = await save_and_announce(
             session, topic=topic, tenant_id=tenant, name=name, doc=doc, author=AUTHOR
         )
-        await session.commit()
     return ImportResult(tenant, name, path, saved.version.version, saved.created)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from service.pipeline.outcomes import OutboundEvent, outcome_event
+from service.pipeline.contract.outcomes import OutboundEvent, outcome_event
 from service.pipeline.ports import Accepted, Arrival
 from service.store.driver import Dialect, Script, fetch, fetch_each, many
 from service.store.outbox import INSERT as INSERT_OUTBOX

@@ -20,11 +20,10 @@ import orjson
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.fairness import Candidate
-from service.pipeline.outcomes import OutboundEvent, Outcome, state_of
-from service.pipeline.ports import Accepted, Arrival, ClaimedJob, Completion, Target
-from service.pipeline.states import TargetState
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.outcomes import OutboundEvent, Outcome, state_of
+from service.pipeline.contract.states import TargetState
+from service.pipeline.ports import Accepted, Arrival, Candidate, ClaimedJob, Completion, Target
 from service.store import inbox
 from service.store.driver import (
     Database,

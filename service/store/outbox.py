@@ -19,8 +19,8 @@ import orjson
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import tracing
-from service.pipeline.events import ce_headers
-from service.pipeline.outcomes import OutboundEvent
+from service.pipeline.contract.events import ce_headers
+from service.pipeline.contract.outcomes import OutboundEvent
 from service.pipeline.ports import PendingEvent
 from service.store.driver import Database, Dialect, Script, execute, fetch, script_of
 from service.store.tables import OutboxEvent, utcnow

@@ -13,7 +13,7 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.pipeline.states import JobState
+from service.pipeline.contract.states import JobState
 from service.store.tables import Job, JobTarget, MemoryEntry, OutboxEvent
 
 

@@ -22,7 +22,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.auth.credentials import CredentialCipher, CredentialCorrupt, CredentialStoreUnavailable
+from service.auth.credentials import (
+    CredentialCipher,
+    CredentialCorrupt,
+    CredentialStoreUnavailable,
+    key_fingerprint,
+)
 from service.errors import CredentialInvalid, TrutoNotConfigured
 from service.l10n.compliance import Policy
 from service.pipeline.ports import Translator
@@ -35,8 +40,8 @@ from service.store.tables import (
     TenantConnection,
     TenantCredential,
     TenantSettings,
+    utcnow,
 )
-from service.zai import ZaiClient, key_fingerprint
 
 CACHE_TTL = 10.0
 PROVIDER = "zai"
@@ -61,8 +66,8 @@ class SqlTenants:
         sessions: async_sessionmaker[AsyncSession],
         cipher: CredentialCipher,
         default_key: SecretStr,
-        make_client: Callable[[SecretStr], ZaiClient],
-        make_truto_client: Callable[[str], ZaiClient] | None = None,
+        make_client: Callable[[SecretStr], Translator],
+        make_truto_client: Callable[[str], Translator] | None = None,
         close_truto: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sessions = sessions
@@ -71,7 +76,7 @@ class SqlTenants:
         self._make = make_client
         self._make_truto = make_truto_client
         self._close_truto = close_truto
-        self._clients: dict[str, ZaiClient] = {}
+        self._clients: dict[str, Translator] = {}
         self._connections: TTLCache[str, Connection] = TTLCache(maxsize=10_000, ttl=CACHE_TTL)
         self._policies: TTLCache[str, Policy | None] = TTLCache(maxsize=10_000, ttl=CACHE_TTL)
         self._loading: dict[tuple[str, str], asyncio.Future[object]] = {}
@@ -109,7 +114,7 @@ class SqlTenants:
         key = connection.key or self._default_key
         return self._client(key_fingerprint(key), lambda: self._make(key))
 
-    def _client(self, name: str, make: Callable[[], ZaiClient]) -> ZaiClient:
+    def _client(self, name: str, make: Callable[[], Translator]) -> Translator:
         client = self._clients.get(name)
         if client is None:
             client = self._clients[name] = make()
@@ -174,3 +179,19 @@ async def known_tenants(session: AsyncSession) -> list[str]:
     )
     rows = (await session.exec(query)).all()  # type: ignore[call-overload]
     return sorted({row[0] for row in rows})
+
+
+async def settings_of(session: AsyncSession, tenant_id: str) -> TenantSettings | None:
+    return await session.get(TenantSettings, tenant_id)
+
+
+async def save_settings(
+    session: AsyncSession, tenant_id: str, *, qa_glossary_policy: str | None
+) -> TenantSettings:
+    row = await session.get(TenantSettings, tenant_id)
+    if row is None:
+        row = TenantSettings(tenant_id=tenant_id)
+        session.add(row)
+    row.qa_glossary_policy, row.updated_at = qa_glossary_policy, utcnow()
+    await session.commit()
+    return row

@@ -14,10 +14,10 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import RowMapping, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.pipeline.contracts import TYPE_COMPLETED
+from service.pipeline.contract.messages import TYPE_COMPLETED
 from service.pipeline.ports import Completion
+from service.store.db import Db, connection_of
 from service.store.driver import Dialect, Script, execute, many
 from service.store.tables import BudgetReservation, UsageLedger
 
@@ -84,7 +84,7 @@ _ADD = (
 
 
 async def summary(
-    conn: AsyncConnection,
+    db: Db,
     *,
     start: date,
     end: date,
@@ -93,6 +93,7 @@ async def summary(
 ) -> list[dict[str, Any]]:
     """Sums over `start`..`end` (inclusive) per tenant, per day or per pair; with `tenant`,
     only its rows (and no tenant column when grouping by day or pair)."""
+    conn = await connection_of(db)
     keys = {
         "tenant": [LEDGER.c.tenant_id],
         "day": [LEDGER.c.day],
@@ -109,9 +110,10 @@ async def summary(
 
 
 async def ledger(
-    conn: AsyncConnection, *, start: date, end: date, tenant: str | None = None
+    db: Db, *, start: date, end: date, tenant: str | None = None
 ) -> list[dict[str, Any]]:
     """The ledger's rows over `start`..`end`, in key order (the CSV export)."""
+    conn = await connection_of(db)
     query = select(LEDGER).where(LEDGER.c.day.between(start, end))
     if tenant is not None:
         query = query.where(LEDGER.c.tenant_id == tenant)

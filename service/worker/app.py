@@ -22,7 +22,7 @@ from sqlalchemy import text
 from service import bootstrap
 from service.config import Settings
 from service.kafka.topics import ensure_topics, topic_specs
-from service.pipeline import budget
+from service.pipeline.jobs import budget
 from service.store.errors import is_unavailable
 from service.store.migrate import upgrade
 from service.store.outbox import SqlOutbox

@@ -7,7 +7,7 @@ from faststream.specification import AsyncAPI
 
 from service.config import Settings
 from service.glossary.events import GlossaryUpdatedV1
-from service.pipeline.contracts import (
+from service.pipeline.contract.messages import (
     TYPE_COMPLETED,
     TYPE_FAILED,
     DeadLetterV1,

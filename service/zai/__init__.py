@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from service.zai.client import ZaiClient, key_fingerprint, new_request_id
+from service.auth.credentials import key_fingerprint
+from service.zai.client import ZaiClient
 from service.zai.errors import (
     UpstreamAccountBlocked,
     UpstreamReconnectRequired,
@@ -26,6 +27,7 @@ from service.zai.errors import (
     ZaiTruncated,
     classify,
 )
+from service.zai.http import new_request_id
 from service.zai.models import FileObject, PendingTask, TranslateRequest, Translation, Usage
 from service.zai.retry import RetryPolicy
 

@@ -34,8 +34,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from service.errors import UpstreamError
 
-class ZaiError(Exception):
+
+class ZaiError(UpstreamError):
     """Z.ai request failed."""
 
     error_code: ClassVar[str] = "zai.error"
@@ -54,17 +56,18 @@ class ZaiError(Exception):
         finish_reason: str | None = None,
         async_id: str | None = None,
     ) -> None:
-        self.message = message or (self.__doc__ or "").strip()
+        super().__init__(
+            message or (self.__doc__ or "").strip(),
+            code=code,
+            retryable=self.default_retryable if retryable is None else retryable,
+        )
         self.status = status
-        self.code = code
-        self.retryable = self.default_retryable if retryable is None else retryable
         self.request_id = request_id
         self.upstream_request_id = upstream_request_id
         self.retry_after = retry_after
         self.finish_reason = finish_reason
         self.async_id = async_id
         self.attempts = 0
-        super().__init__(self.message)
 
     def __str__(self) -> str:
         parts = [f"{k}={v}" for k, v in self._fields().items() if v is not None]
@@ -149,6 +152,7 @@ class ZaiFileNotFound(ZaiBadRequest):
     """Uploaded file (glossary) is unknown, expired or refused."""
 
     error_code = "zai.file_not_found"
+    file_refused = True
 
 
 class ZaiPromptTooLong(ZaiBadRequest):

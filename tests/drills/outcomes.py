@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.pipeline.events import event_id
+from service.pipeline.contract.events import event_id
 from tests.support.results import TopicCollector
 
 

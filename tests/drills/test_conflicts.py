@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.contract.messages import TranslationRequestV1
 from service.store.db import session_factory
 from service.store.tables import Job
 from tests.drills.outcomes import Expected, run_id, settle, tally

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.outcomes import OutboundEvent
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.outcomes import OutboundEvent
 from service.pipeline.ports import Arrival, ClaimedJob
 from service.store import jobs
 from service.store.db import create_engine, session_factory

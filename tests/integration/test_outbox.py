@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from service.bootstrap import kafka_producer, outbox_relay
 from service.config import Settings
 from service.kafka.relay import OutboxRelay
-from service.pipeline.outcomes import OutboundEvent
+from service.pipeline.contract.outcomes import OutboundEvent
 from service.pipeline.ports import PendingEvent
 from service.store.db import session_factory
 from service.store.driver import Database, fetch_each, open_database

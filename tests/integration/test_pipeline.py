@@ -11,7 +11,7 @@ import pytest
 
 from service.glossary.limits import GlossaryLimits
 from service.glossary.parse import parse_glossary
-from service.pipeline.states import JobState
+from service.pipeline.contract.states import JobState
 from service.store import glossaries as repository
 from service.store import jobs
 from service.store.db import session_factory
@@ -233,7 +233,7 @@ async def test_intake_pauses_when_the_backlog_is_full(
 async def test_a_job_that_keeps_crashing_fails_after_its_attempts(
     kafka_bootstrap_servers: str, db_url: str, sim: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.pipeline.language_run import LanguageRun
+    from service.pipeline.translation.run import LanguageRun
     from tests.support.pipeline import running_worker
 
     async def crash(self: LanguageRun) -> Any:

@@ -15,10 +15,10 @@ from sqlmodel import col
 
 from service.glossary.limits import GlossaryLimits
 from service.glossary.parse import parse_glossary
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.outcomes import OutboundEvent
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.outcomes import OutboundEvent
+from service.pipeline.contract.states import JobState
 from service.pipeline.ports import Arrival
-from service.pipeline.states import JobState
 from service.store import glossaries as repository
 from service.store import jobs
 from service.store.db import session_factory

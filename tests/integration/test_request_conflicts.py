@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import select
 
 from service.metrics import Metrics
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.intake import Intake, IntakeConfig, Message
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.jobs.intake import Intake, IntakeConfig, Message
 from service.store.db import session_factory
 from service.store.driver import Database
 from service.store.tables import Job, OutboxEvent

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from sqlmodel import select
 
 from service.auth.credentials import CredentialCipher, new_key
-from service.pipeline.signature import HEADER, sign
+from service.pipeline.contract.signature import HEADER, sign
 from service.store import signing
 from service.store.db import session_factory
 from service.store.tables import Job

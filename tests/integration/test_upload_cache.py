@@ -20,9 +20,10 @@ from sqlmodel import col, select
 from service.glossary.cache_policy import CachePolicy
 from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.pipeline.ports import PairKey
+from service.pipeline.translation.glossary_files import UploadCache
 from service.store import glossaries as repository
 from service.store.db import session_factory
-from service.store.glossary_files import UploadCache
+from service.store.glossary_files import SqlGlossaryFiles
 from service.store.tables import ZaiFile, utcnow
 from service.zai import TranslateRequest, ZaiClient, ZaiFileNotFound
 
@@ -50,9 +51,8 @@ async def client(sim: Any) -> AsyncIterator[ZaiClient]:
 
 
 def cache(engine: AsyncEngine, **policy: Any) -> UploadCache:
-    return UploadCache(
-        session_factory(engine), owner=uuid.uuid4().hex[:8], policy=CachePolicy(**policy)
-    )
+    records = SqlGlossaryFiles(session_factory(engine))
+    return UploadCache(records, owner=uuid.uuid4().hex[:8], policy=CachePolicy(**policy))
 
 
 async def test_uploads_once_then_reuses(engine: AsyncEngine, sim: Any, client: ZaiClient) -> None:
@@ -204,8 +204,9 @@ _WORKER = """
 import asyncio, sys
 from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.pipeline.ports import PairKey
-from service.store.glossary_files import UploadCache
+from service.pipeline.translation.glossary_files import UploadCache
 from service.store.db import create_engine, session_factory
+from service.store.glossary_files import SqlGlossaryFiles
 from service.zai import ZaiClient
 
 async def main():
@@ -214,7 +215,7 @@ async def main():
     async def load():
         return d
     engine = create_engine(url)
-    cache = UploadCache(session_factory(engine), owner=sys.argv[5])
+    cache = UploadCache(SqlGlossaryFiles(session_factory(engine)), owner=sys.argv[5])
     async with ZaiClient("acct.key", agents_base_url=agents, files_base_url=files) as client:
         key = PairKey(client.key_fingerprint, version, "en", "de")
         ids = await asyncio.gather(*(cache.ensure(client, key, load) for _ in range(25)))

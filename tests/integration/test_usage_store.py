@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.outcomes import OutboundEvent, outcome_event
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.outcomes import OutboundEvent, outcome_event
 from service.pipeline.ports import Arrival, Completion, Held
 from service.store import budgets as budget_sql
 from service.store import usage

@@ -19,7 +19,7 @@ async def test_zai_client_from_settings_region_and_overrides() -> None:
     client = zai_client(settings)
     assert client.agents_base_url == "https://open.bigmodel.cn/api/v1"
     assert client.files_base_url == "https://open.bigmodel.cn/api/paas/v4"
-    assert client._retry.max_retries == 1
+    assert client._x._retry.max_retries == 1
     assert client._http.timeout.read == 9.0
     assert client._http.timeout.connect == 5.0
     await client.aclose()

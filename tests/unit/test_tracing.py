@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from pydantic import ValidationError
 
 from service import bootstrap, tracing
+from service.bootstrap import traces
 from service.config import Settings
 from service.zai import ZaiRateLimited
 from tests.support.tracing import (
@@ -231,7 +232,7 @@ def test_spans_reach_an_otlp_collector_with_the_secret_headers(
 
 
 def test_the_console_exporter_is_chosen_by_name() -> None:
-    assert isinstance(bootstrap._exporter("console", settings()), ConsoleSpanExporter)
+    assert isinstance(traces._exporter("console", settings()), ConsoleSpanExporter)
 
 
 def test_a_configured_provider_names_the_service_and_is_shut_down() -> None:

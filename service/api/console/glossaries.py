@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 
 from service.api import glossary_ops as ops
@@ -18,6 +17,7 @@ from service.api.problems import Problem, not_found
 from service.glossary.diff import diff, search
 from service.glossary.encoding import UTF8
 from service.store import glossaries as repository
+from service.store.db import Session
 from service.store.tables import Glossary, GlossaryVersion
 
 router = APIRouter(prefix=f"{PREFIX}/t/{{tenant}}/glossaries", include_in_schema=False)
@@ -50,7 +50,7 @@ async def list_page(
 async def _list(
     request: Request,
     user: ConsoleUser,
-    session: AsyncSession,
+    session: Session,
     tenant: str,
     status: int = 200,
     **context: object,

@@ -17,8 +17,8 @@ from typing import Any
 from service.glossary.model import GlossaryDocument
 from service.l10n.formats import ResourceFormatError
 from service.l10n.highlight import Fragment, highlight
-from service.pipeline.contracts import ResourceFile
-from service.pipeline.resource import open_file
+from service.pipeline.contract.messages import ResourceFile
+from service.pipeline.contract.resource import open_file
 
 _ORDER = {"failed": 0, "warning": 1, "ok": 2}
 

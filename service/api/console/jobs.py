@@ -45,8 +45,7 @@ async def job_list(
         last_day=_day("to", to),
         request_id=request_id.strip(),
     )
-    conn = await session.connection()
-    found = await browse.jobs(conn, tenant, where, offset=offset, limit=PAGE)
+    found = await browse.jobs(session, tenant, where, offset=offset, limit=PAGE)
     filters = {"state": state, "lang": lang, "from": from_, "to": to, "request_id": request_id}
     return page(
         request,
@@ -56,7 +55,7 @@ async def job_list(
         jobs=found,
         filters=filters,
         states=browse.JOB_STATES,
-        languages=await browse.job_languages(conn, tenant),
+        languages=await browse.job_languages(session, tenant),
         page_size=PAGE,
     )
 
@@ -83,7 +82,7 @@ async def job(
     doc = None
     if pinned and status.glossary_version:
         doc = await repository.document(session, pinned, status.glossary_version)
-    stored = await browse.job_request(await session.connection(), tenant, request_id)
+    stored = await browse.job_request(session, tenant, request_id)
     sources, fmt = sources_of(stored or {})
     views = [
         language_view(t.target_lang, t.state, t.result, sources, fmt, doc) for t in status.targets

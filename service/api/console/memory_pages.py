@@ -18,7 +18,9 @@ from service.store import browse
 
 router = APIRouter(prefix=f"{PREFIX}/t/{{tenant}}/memory", include_in_schema=False)
 PAGE = 50
-KEY = r"^[0-9a-f]{64}$"  # a memory key is a SHA-256 hex digest (service.pipeline.memory)
+KEY = (
+    r"^[0-9a-f]{64}$"  # a memory key is a SHA-256 hex digest (service.pipeline.translation.memory)
+)
 LANG = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$|^(Pinyin|IPA)$|^$"
 
 
@@ -33,7 +35,7 @@ async def memory_page(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     found = await browse.memory(
-        await session.connection(),
+        session,
         tenant,
         q.strip(),
         target_lang=lang or None,
@@ -52,9 +54,8 @@ async def forget(request: Request, tenant: TenantDep, session: SessionDep) -> Re
     if not isinstance(key, str) or not _is_key(key):
         errors = [{"field": "key", "message": "not a memory entry's key"}]
         raise Problem(422, "Unprocessable Content", "not a memory entry's key", errors=errors)
-    if not await browse.forget(await session.connection(), tenant, key):
+    if not await browse.forget(session, tenant, key):
         raise not_found("memory entry")
-    await session.commit()
     return redirect(f"/t/{tenant}/memory", "memory-deleted")
 
 

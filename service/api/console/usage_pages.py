@@ -30,9 +30,8 @@ async def usage_page(
     to: Day = "",
 ) -> Response:
     start, end = period(from_ or None, to or None)
-    conn = await session.connection()
-    days = await usage.summary(conn, start=start, end=end, group_by="day", tenant=tenant)
-    pairs = await usage.summary(conn, start=start, end=end, group_by="pair", tenant=tenant)
+    days = await usage.summary(session, start=start, end=end, group_by="day", tenant=tenant)
+    pairs = await usage.summary(session, start=start, end=end, group_by="pair", tenant=tenant)
     by_day = {row["day"]: row for row in days}
     every_day = [start.fromordinal(n) for n in range(start.toordinal(), end.toordinal() + 1)]
     day_rows = [by_day.get(d) or _empty(d) for d in every_day]
@@ -96,5 +95,5 @@ async def usage_export(
 ) -> Response:
     """The REST API's CSV export of the tenant's ledger rows (per day and pair)."""
     start, end = period(from_ or None, to or None)
-    rows = await usage.ledger(await session.connection(), start=start, end=end, tenant=tenant)
+    rows = await usage.ledger(session, start=start, end=end, tenant=tenant)
     return csv_response(rows, f"usage-{tenant}-{start}-{end}.csv")

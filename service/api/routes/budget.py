@@ -8,14 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from sqlalchemy import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.deps import AdminDep, SessionDep, TenantDep
 from service.api.problems import not_found, responses
 from service.store import budgets
-from service.store.budgets import month_start
-from service.store.usage import LEDGER
+from service.store.db import Session
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant}/budget", tags=["budget"], responses=responses(401, 404, 422)
@@ -57,28 +54,21 @@ async def put_budget(
     body: BudgetIn, tenant: TenantDep, session: SessionDep, _: AdminDep
 ) -> BudgetOut:
     """Applies to jobs claimed within 10 s (workers cache budgets that long)."""
-    await budgets.set_budget(await session.connection(), tenant, body.monthly_tokens)
-    await session.commit()
+    await budgets.put(session, tenant, body.monthly_tokens)
     return await standing(session, tenant)
 
 
 @router.delete("", status_code=204, responses=responses(403))
 async def delete_budget(tenant: TenantDep, session: SessionDep, _: AdminDep) -> Response:
-    if not await budgets.remove_budget(await session.connection(), tenant):
+    if not await budgets.remove(session, tenant):
         raise not_found("budget")
-    await session.commit()
     return Response(status_code=204)
 
 
-async def standing(session: AsyncSession, tenant: str) -> BudgetOut:
+async def standing(session: Session, tenant: str) -> BudgetOut:
     now = datetime.now(UTC)
-    conn = await session.connection()
-    found = (await budgets.standings(conn, now, tenant)).get(tenant)
+    found, spent = await budgets.month(session, tenant, now)
     if found is None:  # no budget: still show what this month has spent
-        query = select(LEDGER.c.total_tokens).where(
-            LEDGER.c.tenant_id == tenant, LEDGER.c.day >= month_start(now)
-        )
-        spent = sum(int(t) for t in (await conn.execute(query)).scalars())
         return BudgetOut(
             tenant_id=tenant,
             monthly_tokens=None,

@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from service.api.deps import ContextDep, SessionDep, TenantDep
 from service.api.problems import Problem, not_found, responses
-from service.api.routes.credentials import KEY_PATTERN, PROVIDER, choose, store_key
-from service.store.tables import ConnectionKind, TenantConnection, TenantCredential
+from service.api.routes.credentials import KEY_PATTERN, store_key
+from service.store import connections
+from service.store.db import Session
+from service.store.tables import ConnectionKind
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant}/connection",
@@ -82,41 +84,35 @@ async def put_connection(
                 "this deployment has no Truto token (TRUTO_API_TOKEN)",
                 errors=[{"field": "body.kind", "message": "truto is not available here"}],
             )
-        await choose(session, tenant, ConnectionKind.truto, body.integrated_account_id)
+        account = body.integrated_account_id
+        await connections.choose(session, tenant, ConnectionKind.truto, account)
     elif isinstance(body, ZaiKeyConnection):
         if body.api_key is not None:
             await store_key(session, ctx, tenant, body.api_key, "body.api_key")
-        elif await session.get(TenantCredential, (tenant, PROVIDER)) is None:
+        elif await connections.credential(session, tenant) is None:
             raise Problem(
                 422,
                 "Unprocessable Content",
                 "no Z.ai key is stored for this tenant",
                 errors=[{"field": "body.api_key", "message": "required: no key is stored yet"}],
             )
-        await choose(session, tenant, ConnectionKind.zai_key)
+        else:
+            await connections.choose(session, tenant, ConnectionKind.zai_key)
     else:
-        await choose(session, tenant, ConnectionKind.service)
-    await session.commit()
+        await connections.choose(session, tenant, ConnectionKind.service)
     return await _view(session, tenant)
 
 
 @router.delete("", status_code=204)
 async def delete_connection(tenant: TenantDep, session: SessionDep) -> Response:
     """Back to the default: the service's key, and no stored key of the tenant."""
-    row = await session.get(TenantConnection, tenant)
-    stored = await session.get(TenantCredential, (tenant, PROVIDER))
-    if row is None and stored is None:
+    if not await connections.reset(session, tenant):
         raise not_found("connection")
-    for found in (row, stored):
-        if found is not None:
-            await session.delete(found)
-    await session.commit()
     return Response(status_code=204)
 
 
-async def _view(session: SessionDep, tenant: str) -> ConnectionOut:
-    row = await session.get(TenantConnection, tenant)
-    stored = await session.get(TenantCredential, (tenant, PROVIDER))
+async def _view(session: Session, tenant: str) -> ConnectionOut:
+    row, stored = await connections.read(session, tenant)
     key = KeyStatus(configured=stored is not None, last4=stored.last4 if stored else None)
     if row is None:  # the default: its own key if stored, else the service's
         kind = ConnectionKind.zai_key if stored else ConnectionKind.service

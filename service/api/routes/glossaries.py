@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api import glossary_ops as ops
 from service.api.deps import ApiContext, ContextDep, PrincipalDep, SessionDep, TenantDep
@@ -23,6 +22,7 @@ from service.api.problems import Problem, not_found, responses
 from service.auth.tokens import Principal
 from service.glossary.model import GlossaryEntry
 from service.store import glossaries as repository
+from service.store.db import Session
 from service.store.glossaries import Saved
 from service.store.tables import Glossary, GlossaryVersion
 
@@ -210,7 +210,7 @@ async def delete_glossary(
 
 async def _save(
     request: Request,
-    session: AsyncSession,
+    session: Session,
     ctx: ApiContext,
     tenant: str,
     name: str,

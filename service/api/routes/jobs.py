@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.deps import SessionDep, TenantDep
 from service.api.problems import not_found, responses
 from service.store import jobs
+from service.store.db import Session
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant}/jobs", tags=["jobs"], responses=responses(401, 404, 422)
@@ -49,7 +49,7 @@ async def get_job(
     return await job_status(session, tenant, request_id)
 
 
-async def job_status(session: AsyncSession, tenant: str, request_id: str) -> JobStatus:
+async def job_status(session: Session, tenant: str, request_id: str) -> JobStatus:
     """A job and its languages (also the console's job page); unknown ids answer 404."""
     job = await jobs.find(session, tenant, request_id)
     if job is None:

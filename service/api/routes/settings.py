@@ -7,11 +7,11 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.api.deps import SessionDep, TenantDep
 from service.api.problems import responses
-from service.store.tables import TenantSettings, utcnow
+from service.store import tenants
+from service.store.db import Session
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant}/settings", tags=["settings"], responses=responses(401, 404, 422)
@@ -42,18 +42,14 @@ async def put_settings(body: SettingsIn, tenant: TenantDep, session: SessionDep)
     return await write_settings(session, tenant, body)
 
 
-async def read_settings(session: AsyncSession, tenant: str) -> SettingsOut:
-    row = await session.get(TenantSettings, tenant)
+async def read_settings(session: Session, tenant: str) -> SettingsOut:
+    row = await tenants.settings_of(session, tenant)
     if row is None:
         return SettingsOut()
     return SettingsOut(qa_glossary_policy=row.qa_glossary_policy, updated_at=row.updated_at)  # type: ignore[arg-type]
 
 
-async def write_settings(session: AsyncSession, tenant: str, body: SettingsIn) -> SettingsOut:
-    row = await session.get(TenantSettings, tenant)
-    if row is None:
-        row = TenantSettings(tenant_id=tenant)
-        session.add(row)
-    row.qa_glossary_policy, row.updated_at = body.qa_glossary_policy, utcnow()
-    await session.commit()
+async def write_settings(session: Session, tenant: str, body: SettingsIn) -> SettingsOut:
+    policy = body.qa_glossary_policy
+    row = await tenants.save_settings(session, tenant, qa_glossary_policy=policy)
     return SettingsOut(qa_glossary_policy=body.qa_glossary_policy, updated_at=row.updated_at)

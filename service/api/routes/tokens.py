@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
 
 from service.api.deps import TENANT_PATTERN, TEXT_PATTERN, TOKEN_ID_PATTERN, AdminDep, SessionDep
 from service.api.problems import not_found, responses
 from service.auth.tokens import mint
-from service.store.tables import ApiToken, utcnow
+from service.store import tokens
+from service.store.tables import ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=responses(401, 403, 422))
 
@@ -37,29 +37,27 @@ class TokenCreated(TokenPublic):
 @router.post("", status_code=201, response_model=TokenCreated, responses=responses(400))
 async def create_token(body: TokenCreate, session: SessionDep, _: AdminDep) -> TokenCreated:
     minted = mint()
-    row = ApiToken(
-        id=minted.token_id, tenant_id=body.tenant_id, name=body.name, token_hash=minted.token_hash
+    row = await tokens.create(
+        session,
+        token_id=minted.token_id,
+        tenant_id=body.tenant_id,
+        name=body.name,
+        token_hash=minted.token_hash,
     )
-    session.add(row)
-    await session.commit()
     return TokenCreated(**_public(row).model_dump(), token=minted.token)
 
 
 @router.get("", response_model=list[TokenPublic])
 async def list_tokens(session: SessionDep, _: AdminDep) -> list[TokenPublic]:
-    rows = await session.exec(select(ApiToken).order_by(col(ApiToken.created_at)))
-    return [_public(r) for r in rows.all()]
+    return [_public(r) for r in await tokens.listed(session)]
 
 
 @router.delete("/{token_id}", status_code=204, responses=responses(404))
 async def revoke_token(
     token_id: Annotated[str, Path(pattern=TOKEN_ID_PATTERN)], session: SessionDep, _: AdminDep
 ) -> Response:
-    row = await session.get(ApiToken, token_id)
-    if row is None or row.revoked_at is not None:
+    if not await tokens.revoke(session, token_id):
         raise not_found("token")
-    row.revoked_at = utcnow()
-    await session.commit()
     return Response(status_code=204)
 
 

@@ -81,8 +81,7 @@ async def tenant_usage(
     group_by: Literal["day", "pair"] = "day",
 ) -> UsageReport:
     start, end = period(from_, to)
-    conn = await session.connection()
-    rows = await usage.summary(conn, start=start, end=end, group_by=group_by, tenant=tenant)
+    rows = await usage.summary(session, start=start, end=end, group_by=group_by, tenant=tenant)
     return _report(tenant, start, end, group_by, rows)
 
 
@@ -98,8 +97,7 @@ async def all_usage(
 ) -> UsageReport:
     """Every tenant: one row per tenant, or per tenant and day, or per tenant and pair."""
     start, end = period(from_, to)
-    conn = await session.connection()
-    rows = await usage.summary(conn, start=start, end=end, group_by=group_by)
+    rows = await usage.summary(session, start=start, end=end, group_by=group_by)
     return _report(None, start, end, group_by, rows)
 
 
@@ -109,7 +107,7 @@ async def export_tenant_usage(
 ) -> Response:
     """The tenant's ledger rows (per day and pair) as CSV."""
     start, end = period(from_, to)
-    rows = await usage.ledger(await session.connection(), start=start, end=end, tenant=tenant)
+    rows = await usage.ledger(session, start=start, end=end, tenant=tenant)
     return csv_response(rows, f"usage-{tenant}-{start}-{end}.csv")
 
 
@@ -123,7 +121,7 @@ async def export_usage(
 ) -> Response:
     """Every tenant's ledger rows (per tenant, day and pair) as CSV: the billing export."""
     start, end = period(from_, to)
-    rows = await usage.ledger(await session.connection(), start=start, end=end, tenant=tenant)
+    rows = await usage.ledger(session, start=start, end=end, tenant=tenant)
     return csv_response(rows, f"usage-{tenant or 'all'}-{start}-{end}.csv")
 
 

@@ -13,7 +13,7 @@ from aiokafka.errors import CommitFailedError
 
 from service.kafka.consumer import KafkaIntake
 from service.metrics import Metrics
-from service.pipeline.intake import Intake, IntakeConfig
+from service.pipeline.jobs.intake import Intake, IntakeConfig
 from tests.unit.pipeline.fakes import FakeJobStore
 
 T0, T1 = TopicPartition("requests", 0), TopicPartition("requests", 1)

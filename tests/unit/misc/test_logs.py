@@ -53,4 +53,6 @@ def test_a_librarys_repeated_complaint_passes_once_per_window_then_says_how_many
 
 def test_the_services_own_lines_are_never_held_back() -> None:
     quiet = QuietRepeats(clock=lambda: 0.0)
-    assert all(quiet.filter(_record("service.pipeline.executor", "job crashed")) for _ in range(5))
+    assert all(
+        quiet.filter(_record("service.pipeline.jobs.executor", "job crashed")) for _ in range(5)
+    )

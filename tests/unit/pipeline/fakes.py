@@ -14,29 +14,29 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from service.errors import CredentialInvalid, StoreUnavailable
+from service.glossary.cache_policy import CachedFile
 from service.glossary.model import GlossaryDocument
 from service.l10n.compliance import Policy
 from service.metrics import Metrics
-from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.outcomes import OutboundEvent, Outcome, state_of
+from service.pipeline.contract.states import FileState, JobState, TargetState
 from service.pipeline.durable import Durable
-from service.pipeline.estimate import TokenEstimator
-from service.pipeline.fairness import Candidate
-from service.pipeline.language_run import RunConfig, RunDeps
-from service.pipeline.outcomes import OutboundEvent, Outcome, state_of
 from service.pipeline.ports import (
     Accepted,
     Arrival,
+    Candidate,
     ClaimedJob,
     Completion,
-    DocLoader,
     EstimateMethod,
+    FileRecord,
     GlossaryPin,
     Held,
     PairKey,
@@ -45,7 +45,9 @@ from service.pipeline.ports import (
     Target,
     Translator,
 )
-from service.pipeline.states import JobState, TargetState
+from service.pipeline.translation.estimate import TokenEstimator
+from service.pipeline.translation.glossary_files import UploadCache
+from service.pipeline.translation.run import RunConfig, RunDeps
 from service.sim.translate import count_tokens, fake_translate
 from service.zai import ZaiClient
 from service.zai.retry import RetryPolicy
@@ -352,25 +354,60 @@ class FakeGlossaries:
         return self.docs[pin.version_id]
 
 
-class FakeGlossaryFiles:
-    """Uploads through the translator (so the scripted Z.ai sees them) and caches the id."""
+class FakeGlossaryFileRecords:
+    """The upload cache's rows in memory (the real cache, `UploadCache`, decides over them)."""
 
     def __init__(self) -> None:
-        self.ids: dict[PairKey, str] = {}
-        self.uploads = 0
+        self.rows: dict[PairKey, FileRecord] = {}
         self.invalidated: list[str] = []
 
-    async def ensure(self, api: Translator, key: PairKey, load: DocLoader) -> str | None:
-        if key not in self.ids:
-            doc = await load()
-            self.ids[key] = (await api.upload_file("g.txt", repr(doc).encode())).id
-            self.uploads += 1
-        return self.ids[key]
+    async def find(self, key: PairKey) -> FileRecord | None:
+        return self.rows.get(key)
+
+    async def insert_claim(self, key: PairKey, owner: str, until: datetime) -> int | None:
+        if key in self.rows:
+            return None
+        row_id = len(self.rows) + 1
+        self.rows[key] = FileRecord(row_id, FileState.uploading, None, None, None, until)
+        return row_id
+
+    async def take_over(self, record: FileRecord, owner: str, until: datetime) -> bool:
+        key = self._key(record.id)
+        if self.rows[key] != record:
+            return False
+        self.rows[key] = replace(record, state=FileState.uploading, lease_expires_at=until)
+        return True
+
+    async def touch(self, row_id: int, now: datetime) -> None:
+        key = self._key(row_id)
+        self.rows[key] = replace(self.rows[key], last_used_at=now)
+
+    async def mark_ready(self, row_id: int, file_id: str | None, now: datetime) -> None:
+        key = self._key(row_id)
+        self.rows[key] = FileRecord(row_id, FileState.ready, file_id, now, now, None)
+
+    async def set_state(self, row_id: int, state: FileState) -> None:
+        key = self._key(row_id)
+        self.rows[key] = replace(self.rows[key], state=state, lease_expires_at=None)
+
+    async def ready_files(self, account: str) -> list[CachedFile]:
+        return [
+            CachedFile(r.id, r.file_id, r.last_used_at)
+            for k, r in self.rows.items()
+            if k.account == account and r.state is FileState.ready and r.file_id
+        ]
+
+    async def superseded(self, key: PairKey, current_row: int) -> list[tuple[int, str | None]]:
+        return []  # one version per glossary here
 
     async def invalidate(self, key: PairKey, file_id: str) -> None:
-        if self.ids.get(key) == file_id:
-            del self.ids[key]
+        row = self.rows.get(key)
+        if row is not None and row.file_id == file_id:
+            self.rows[key] = replace(row, state=FileState.stale)
             self.invalidated.append(file_id)
+
+    def _key(self, row_id: int) -> PairKey:
+        return next(k for k, r in self.rows.items() if r.id == row_id)
 
 
 # --- a scripted Z.ai ----------------------------------------------------------------------
@@ -395,6 +432,7 @@ class ScriptedZai:
     calls: list[tuple[float, str, str]] = field(default_factory=list)  # (time, lang, text)
     polls: int = 0
     uploads: int = 0
+    deleted: list[str] = field(default_factory=list)  # file ids deleted
     failed_at: dict[str, float] = field(default_factory=dict)  # first fault served, per language
     tokenizer_down: bool = False  # the tokenizer answers 503
     counted: list[str] = field(default_factory=list)  # texts sent to the tokenizer
@@ -408,6 +446,9 @@ class ScriptedZai:
         if path.endswith("/files") and request.method == "POST":
             self.uploads += 1
             return httpx.Response(200, json={"id": f"file-{self.uploads}", "bytes": 1})
+        if "/files/" in path and request.method == "DELETE":
+            self.deleted.append(path.rsplit("/", 1)[-1])
+            return httpx.Response(200, json={"id": path.rsplit("/", 1)[-1], "deleted": True})
         if path.endswith("/tokenizer"):
             content = json.loads(request.content)["messages"][0]["content"]
             self.counted.append(content)
@@ -491,7 +532,8 @@ class Rig:
     memory: FakeMemory
     tenants: FakeTenants
     glossaries: FakeGlossaries
-    files: FakeGlossaryFiles
+    files: UploadCache
+    file_records: FakeGlossaryFileRecords
     metrics: Metrics
     deps: RunDeps
     budgets: FakeBudgets
@@ -509,7 +551,9 @@ def rig(zai: ScriptedZai | None = None, **config: Any) -> Rig:
 
     store, memory, budgets = FakeJobStore(outage), FakeMemory(outage), FakeBudgets(outage)
     store.budgets, store.memory = budgets, memory
-    tenants, files, metrics = FakeTenants(zai.client()), FakeGlossaryFiles(), Metrics()
+    tenants, metrics = FakeTenants(zai.client()), Metrics()
+    records = FakeGlossaryFileRecords()
+    files = UploadCache(records, owner="worker-1")
     deps = RunDeps(
         store=store,
         memory=memory,
@@ -521,7 +565,18 @@ def rig(zai: ScriptedZai | None = None, **config: Any) -> Rig:
     )
     glossaries = FakeGlossaries()
     return Rig(
-        zai, outage, store, memory, tenants, glossaries, files, metrics, deps, budgets, waits
+        zai,
+        outage,
+        store,
+        memory,
+        tenants,
+        glossaries,
+        files,
+        records,
+        metrics,
+        deps,
+        budgets,
+        waits,
     )
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from service.metrics import Metrics
-from service.pipeline.budget import BudgetGate, refresh
-from service.pipeline.executor import Executor, ExecutorConfig
+from service.pipeline.jobs.budget import BudgetGate, refresh
+from service.pipeline.jobs.executor import Executor, ExecutorConfig
 from service.pipeline.ports import Held, Standing
 from tests.unit.pipeline.fakes import Rig, ScriptedZai, request, rig
 from tests.unit.pipeline.test_executor import OWNER, done, running, until

@@ -3,9 +3,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.pipeline.chunking import Chunk, join_chunks, split_text
-from service.pipeline.fairness import Candidate, pick
-from service.pipeline.memory import InFlight, memory_key, normalize
+from service.pipeline.jobs.fairness import pick
+from service.pipeline.ports import Candidate
+from service.pipeline.translation.chunking import Chunk, join_chunks, split_text
+from service.pipeline.translation.memory import InFlight, memory_key, normalize
 
 texts = st.text(alphabet=st.sampled_from([*"ab .!?\n\t", "。", "é"]), max_size=400)
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.decode import Rejection, decode_request
+from service.pipeline.contract.decode import Rejection, decode_request
+from service.pipeline.contract.messages import TranslationRequestV1
 
 
 def _raw(**fields: object) -> bytes:

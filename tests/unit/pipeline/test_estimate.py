@@ -3,8 +3,8 @@ does not answer (and no call at all for a while after), and splitting long texts
 
 from __future__ import annotations
 
-from service.pipeline.chunking import chars_for_tokens, split_text
-from service.pipeline.estimate import TokenEstimator, character_estimate
+from service.pipeline.translation.chunking import chars_for_tokens, split_text
+from service.pipeline.translation.estimate import TokenEstimator, character_estimate
 from service.zai import ZaiServerError
 from tests.unit.pipeline.fakes import ScriptedZai
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.pipeline.events import ce_headers, dead_letter, event_id
+from service.pipeline.contract.events import ce_headers, dead_letter, event_id
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,9 @@ import pytest
 
 from service.errors import StoreUnavailable
 from service.glossary.model import GlossaryDocument, GlossaryEntry
-from service.pipeline.executor import Executor, ExecutorConfig
-from service.pipeline.intake import Intake, IntakeConfig, Message
-from service.pipeline.states import JobState
+from service.pipeline.contract.states import JobState
+from service.pipeline.jobs.executor import Executor, ExecutorConfig
+from service.pipeline.jobs.intake import Intake, IntakeConfig, Message
 from tests.unit.pipeline.fakes import Rig, ScriptedZai, request, rig, segments
 
 OWNER = "worker-1"

@@ -10,14 +10,23 @@ from typing import Any
 
 import pytest
 
-from service.errors import LeaseLost
+from service.errors import LeaseLost, UpstreamError
 from service.glossary.model import GlossaryDocument, GlossaryEntry
 from service.l10n.compliance import Policy
-from service.pipeline.job_context import JobContext
-from service.pipeline.language_run import LanguageRun
-from service.pipeline.memory import InFlight
-from service.pipeline.ports import ClaimedJob, GlossaryPin, Target
-from service.pipeline.states import JobState, TargetState
+from service.pipeline.contract.states import JobState, TargetState
+from service.pipeline.ports import (
+    ClaimedJob,
+    GlossaryPin,
+    Target,
+    TokenUsage,
+    UpstreamFile,
+    UpstreamRequest,
+    UpstreamTask,
+    UpstreamTranslation,
+)
+from service.pipeline.translation.context import JobContext
+from service.pipeline.translation.memory import InFlight
+from service.pipeline.translation.run import LanguageRun
 from tests.unit.pipeline.fakes import (
     Rig,
     ScriptedZai,
@@ -57,7 +66,10 @@ async def run(r: Rig, job: ClaimedJob, lang: str = "de", pin: GlossaryPin | None
         glossaries=r.glossaries,
         durable=r.deps.durable,
     )
-    outcome = await LanguageRun(ctx, lang, r.deps, r.tenants.default).run()
+    outcome, fresh = await LanguageRun(ctx, lang, r.deps, r.tenants.default).run()
+    if fresh:  # as the job's completion writes them: through the outage, if need be
+        tenant = job.tenant_id
+        await r.deps.durable("memory", lambda: r.memory.remember(tenant, fresh))
     return outcome.model_dump(mode="json")
 
 
@@ -138,7 +150,7 @@ async def test_a_forgotten_glossary_file_is_uploaded_again_and_the_call_repeated
     pin = r.glossaries.add("g1", 1, doc)
     out = await run(r, job_of(r, request(text="Your invoice"), pin), pin=pin)
     assert out["type"] == "translation.completed"
-    assert r.files.invalidated == ["file-1"] and zai.uploads == 2
+    assert r.file_records.invalidated == ["file-1"] == zai.deleted and zai.uploads == 2
     assert len(zai.calls_for("de")) == 2 and out["glossary_version"] == 1
 
 
@@ -299,3 +311,68 @@ async def test_a_waiting_job_translates_itself_when_the_shared_call_fails() -> N
     assert failed["type"] == "translation.failed"
     assert waited["text"] == "[de] Delete the team" and waited["usage"]["memory_hits"] == 0
     assert len(zai.calls_for("de")) == 2
+
+
+class PlainTranslator:
+    """A translator in the core's own terms only (no Z.ai type): the port is all a run needs."""
+
+    key_fingerprint = "plain"
+
+    def __init__(self, fail: UpstreamError | None = None) -> None:
+        self.fail, self.sent = fail, []
+
+    async def submit(self, request: UpstreamRequest) -> UpstreamTranslation | UpstreamTask:
+        self.sent.append(request)
+        if self.fail is not None:
+            raise self.fail
+        return UpstreamTask(f"task-{len(self.sent)}")
+
+    async def poll(self, async_id: str, *, glossary: str | None = None) -> UpstreamTranslation:
+        text = self.sent[-1].text
+        return UpstreamTranslation(f"<{text}>", TokenUsage(2, 3, 5), attempts=1, polls=1)
+
+    async def upload_file(self, filename: str, content: bytes) -> UpstreamFile:
+        return UpstreamFile("f-1")
+
+    async def can_delete_files(self) -> bool:
+        return True
+
+    async def delete_file(self, file_id: str) -> bool:
+        return True
+
+    async def count_tokens(
+        self, text: str, *, retry: bool = True, http_timeout: float | None = None
+    ) -> int:
+        return len(text)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def run_with(r: Rig, translator: PlainTranslator, job: ClaimedJob) -> dict[str, Any]:
+    ctx = JobContext(job, translator, None, Policy.report, r.glossaries, r.deps.durable)
+    outcome, _ = await LanguageRun(ctx, "de", r.deps, translator).run()
+    return outcome.model_dump(mode="json")
+
+
+async def test_a_translator_speaking_only_the_core_types_serves_a_run() -> None:
+    r, plain = rig(), PlainTranslator()
+    out = await run_with(r, plain, job_of(r, request(text="Hello")))
+    assert out["text"] == "<Hello>" and out["usage"]["total_tokens"] == 5
+    assert out["usage"]["upstream_calls"] == 2  # a submit and a poll
+    assert [type(req) for req in plain.sent] == [UpstreamRequest]
+    assert len(r.store.saved_async_ids) == 1  # the task's id, stored before its poll
+
+
+async def test_an_upstream_error_fails_the_language_with_its_own_code() -> None:
+    class Refused(UpstreamError):
+        error_code = "zai.content_filtered"
+
+    r = rig()
+    plain = PlainTranslator(Refused("blocked", code="1301", retryable=False))
+    out = await run_with(r, plain, job_of(r, request(text="Hello")))
+    assert out["type"] == "translation.failed"
+    assert (out["error_code"], out["retryable"]) == ("zai.content_filtered", False)
+    unknown = PlainTranslator(UpstreamError("odd", retryable=True))
+    out = await run_with(r, unknown, job_of(r, request("r2", text="Hello")))
+    assert (out["error_code"], out["retryable"]) == ("zai.error", True)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from service.pipeline.packing_breaker import PackingBreaker
+from service.pipeline.translation.packing_breaker import PackingBreaker
 
 
 class Clock:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.pipeline.intake import Intake, IntakeConfig, Message
+from service.pipeline.contract.signature import HEADER, mac, parse, sign, verify
+from service.pipeline.jobs.intake import Intake, IntakeConfig, Message
+from service.pipeline.jobs.request_auth import AuthConfig, RequestAuth
 from service.pipeline.ports import SigningKeys
-from service.pipeline.request_auth import AuthConfig, RequestAuth
-from service.pipeline.signature import HEADER, mac, parse, sign, verify
 from tests.unit.pipeline.fakes import request, rig
 
 SECRET = "s" * 40

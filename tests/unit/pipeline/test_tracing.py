@@ -7,10 +7,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from service.pipeline.intake import Intake, IntakeConfig, Message
+from service.pipeline.jobs.intake import Intake, IntakeConfig, Message
 from service.zai import ZaiConnectionError, ZaiRateLimited, ZaiServerError, ZaiTimeout
-from service.zai.client import attempt_status
 from service.zai.errors import ZaiBadRequest
+from service.zai.http import attempt_status
 from tests.support.tracing import (
     PRODUCER_SPAN,
     TRACE_ID,

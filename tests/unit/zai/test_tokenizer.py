@@ -85,7 +85,7 @@ async def test_a_per_call_policy_overrides_the_clients(
     upstream.on("POST /tokenizer", error(503, "503"), counted(7))
     async with make_client() as client:
         with pytest.raises(e.ZaiServerError):
-            await client.count_tokens("Hello", retry=RetryPolicy.none(), http_timeout=1.0)
+            await client.count_tokens("Hello", retry=False, http_timeout=1.0)
     assert len(upstream.calls("POST /tokenizer")) == 1
 
 

@@ -11,7 +11,7 @@ into the MAC, so an old message replayed after its job was purged is stale, and 
 so a `v2` can be added beside `v1`. Several `v1=` entries may be sent (a producer rotating its
 secret signs with both). Comparisons are constant-time (`hmac.compare_digest`).
 
-`verify` says why a request is refused, or None; `service.pipeline.request_auth` decides whose
+`verify` says why a request is refused, or None; `service.pipeline.jobs.request_auth` decides whose
 secrets apply and caches them.
 """
 

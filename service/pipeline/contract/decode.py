@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from service.l10n.formats import ResourceFormatError
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.resource import open_file
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.resource import open_file
 
 #: A tenant_id outside REQUEST_TENANTS (when that setting lists tenants).
 UNKNOWN_TENANT = "tenant.unknown"
 #: A request_id reused with other content (found by the store, against the stored job).
 CONFLICT = "request.conflict"
 #: A tenant that requires signed requests got one unsigned, badly signed or stale
-#: (service.pipeline.request_auth).
+#: (service.pipeline.jobs.request_auth).
 UNAUTHENTICATED = "request.unauthenticated"
 
 

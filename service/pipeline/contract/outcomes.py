@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.errors import FailureCode
-from service.pipeline.contracts import (
+from service.pipeline.contract.decode import Rejection
+from service.pipeline.contract.events import dead_letter, dead_letter_id, event_id
+from service.pipeline.contract.messages import (
     TYPE_DEAD_LETTER,
     TranslationCompletedV1,
     TranslationFailedV1,
     TranslationRequestV1,
 )
-from service.pipeline.decode import Rejection
-from service.pipeline.events import dead_letter, dead_letter_id, event_id
-from service.pipeline.states import TargetState
+from service.pipeline.contract.states import TargetState
 
 Outcome = TranslationCompletedV1 | TranslationFailedV1
 

@@ -17,11 +17,11 @@ from functools import partial
 from service import tracing
 from service.errors import StoreUnavailable
 from service.metrics import Metrics
-from service.pipeline.contracts import TranslationRequestV1
-from service.pipeline.decode import CONFLICT, Rejection, decode_request
-from service.pipeline.outcomes import OutboundEvent, dead_letter_event
+from service.pipeline.contract.decode import CONFLICT, Rejection, decode_request
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.outcomes import OutboundEvent, dead_letter_event
+from service.pipeline.jobs.request_auth import RequestAuth
 from service.pipeline.ports import Accepted, Arrival, JobStore
-from service.pipeline.request_auth import RequestAuth
 
 logger = logging.getLogger(__name__)
 

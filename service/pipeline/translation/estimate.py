@@ -1,7 +1,7 @@
 """Token counts before a call: Z.ai's tokenizer, cached, or an estimate from characters.
 
 Counts decide two things before any agent call: whether a tenant's budget covers a request
-(`service.pipeline.budget`), and where a long text is split (`chunking.chars_for_tokens`). Both
+(`service.pipeline.jobs.budget`), and where a long text is split (`chunking.chars_for_tokens`). Both
 only need a good estimate, never at the price of failing or stalling a request, so:
 
 - a count is cached by the text's digest (one process, one tokenizer model: the count of a text
@@ -26,8 +26,8 @@ from typing import Protocol
 
 from cachetools import LRUCache, TTLCache
 
+from service.errors import UpstreamError
 from service.pipeline.ports import EstimateMethod
-from service.zai import RetryPolicy, ZaiError
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +46,13 @@ class Estimate:
 
 
 class TokenCounter(Protocol):
-    """What the estimator needs of the upstream account: `ZaiClient.count_tokens`."""
+    """What the estimator needs of the upstream account (a `Translator` is one)."""
 
     @property
     def key_fingerprint(self) -> str: ...
 
     async def count_tokens(
-        self, text: str, *, retry: RetryPolicy | None = None, http_timeout: float | None = None
+        self, text: str, *, retry: bool = True, http_timeout: float | None = None
     ) -> int: ...
 
 
@@ -104,10 +104,8 @@ class TokenEstimator:
 
     async def _ask(self, counter: TokenCounter, text: str) -> int | None:
         try:
-            return await counter.count_tokens(
-                text, retry=RetryPolicy.none(), http_timeout=self._http_timeout
-            )
-        except ZaiError as exc:
+            return await counter.count_tokens(text, retry=False, http_timeout=self._http_timeout)
+        except UpstreamError as exc:
             if self._cooldown > 0:
                 self._resting[counter.key_fingerprint] = True
             logger.warning(

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from service.errors import TenantBudgetExceeded
 from service.metrics import Metrics
 from service.pipeline.durable import Durable
-from service.pipeline.estimate import TokenEstimator
-from service.pipeline.job_context import JobContext, unsupported_pair
 from service.pipeline.ports import Budgets, Held, Standing
+from service.pipeline.translation.context import JobContext, unsupported_pair
+from service.pipeline.translation.estimate import TokenEstimator
 
 logger = logging.getLogger(__name__)
 
@@ -55,27 +55,26 @@ class BudgetGate:
         self._durable = durable
         self._config = config
 
-    async def admit(self, ctx: JobContext) -> None:
-        """Reserve the job's estimate, or refuse the job (`ctx.problem`, every language)."""
+    async def admit(self, ctx: JobContext) -> Held | None:
+        """The job's reservation (None: the tenant has no budget, or no language to pay for);
+        raises `TenantBudgetExceeded`, failing every language, when what is left is short."""
         languages = [
             lang
             for lang in ctx.job.pending
             if unsupported_pair(ctx.request.source_lang, lang) is None
         ]
-        if ctx.problem is not None or ctx.translator is None or not languages:
-            return
+        if not languages:
+            return None
         budgets, tenant, job_id = self._budgets, ctx.job.tenant_id, ctx.job.id
         if await self._durable("budget", lambda: budgets.limit(tenant)) is None:
-            return
+            return None
         standing = await self._durable("budget", lambda: budgets.standing(tenant, job_id))
         if standing is None:
-            return
+            return None
         if standing.held is not None:
-            ctx.estimate = standing.held
-            return
+            return standing.held
         if standing.remaining <= 0:
-            self._refuse(ctx, standing, needed=None)
-            return
+            raise self._refusal(tenant, standing, needed=None)
         text = "\n".join(text for _, text in ctx.sources)
         estimate = await self._estimator.count(ctx.translator, text)
         per_language = math.ceil(estimate.tokens * self._config.tokens_per_source_token)
@@ -86,20 +85,19 @@ class BudgetGate:
         if after is not None:
             observe(self._metrics, tenant, after)
         if not granted and after is not None:
-            self._refuse(ctx, after, needed=per_language * len(languages))
-            return
-        ctx.estimate = Held(per_language, estimate.method)
+            raise self._refusal(tenant, after, needed=per_language * len(languages))
+        return Held(per_language, estimate.method)
 
-    def _refuse(self, ctx: JobContext, standing: Standing, needed: int | None) -> None:
+    def _refusal(self, tenant: str, standing: Standing, needed: int | None) -> TenantBudgetExceeded:
         left = max(0, standing.remaining)
         wants = f"; this request needs about {needed}" if needed is not None else ""
-        ctx.problem = TenantBudgetExceeded(
-            f"the tenant's monthly token budget has {left} of {standing.limit} tokens left{wants}"
-        )
-        self._metrics.budget_refused.labels(ctx.job.tenant_id).inc()
+        self._metrics.budget_refused.labels(tenant).inc()
         logger.warning(
             "budget exceeded: job refused",
             extra={"limit": standing.limit, "left": left, "needed": needed},
+        )
+        return TenantBudgetExceeded(
+            f"the tenant's monthly token budget has {left} of {standing.limit} tokens left{wants}"
         )
 
 

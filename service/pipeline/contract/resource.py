@@ -14,7 +14,7 @@ from service.l10n.formats import (
     detect_format,
     get_format,
 )
-from service.pipeline.contracts import ResourceFile
+from service.pipeline.contract.messages import ResourceFile
 
 
 @dataclass(frozen=True)

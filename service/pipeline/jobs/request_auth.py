@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from service.pipeline.decode import UNAUTHENTICATED, Rejection
+from service.pipeline.contract.decode import UNAUTHENTICATED, Rejection
+from service.pipeline.contract.signature import HEADER, verify
 from service.pipeline.ports import SigningKeys, SigningSecrets
-from service.pipeline.signature import HEADER, verify
 
 
 @dataclass(frozen=True)

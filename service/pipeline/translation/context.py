@@ -3,26 +3,27 @@
 Resolution is where misconfiguration shows: a credential that cannot be decrypted, a glossary
 that does not exist or whose pinned version is gone. Such a problem is kept on the context and
 fails every language at once with its own code; retrying would not help. A budget refusal
-(service.pipeline.budget) is kept the same way.
+(service.pipeline.jobs.budget) is kept the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from service.errors import (
     CredentialInvalid,
     GlossaryNotFound,
     GlossarySourceMismatch,
     GlossaryVersionMissing,
-    Misconfigured,
-    Refused,
     UnsupportedPair,
 )
 from service.glossary.model import GlossaryDocument
 from service.l10n.compliance import Policy
 from service.l10n.segment import GlossaryContext
-from service.pipeline.contracts import TranslationRequestV1
+from service.pipeline.contract.messages import TranslationRequestV1
+from service.pipeline.contract.resource import OpenedFile, open_file
 from service.pipeline.durable import Durable
 from service.pipeline.ports import (
     ClaimedJob,
@@ -32,21 +33,23 @@ from service.pipeline.ports import (
     Tenants,
     Translator,
 )
-from service.pipeline.resource import OpenedFile, open_file
 
 # Transcriptions are outputs only: the agent does not translate *from* them.
 _TARGET_ONLY = frozenset(["Pinyin", "IPA"])
+_NONE: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass
 class JobContext:
+    """A job ready to run: resolved whole by `resolve` (or refused there), changed by nobody
+    after; the glossary document and its matcher are loaded once, when first needed."""
+
     job: ClaimedJob
-    translator: Translator | None
+    translator: Translator
     glossary: GlossaryPin | None
     policy: Policy
     glossaries: Glossaries
     durable: Durable
-    problem: Refused | None = None  # fails every language of the job
     file: OpenedFile | None = None
     estimate: Held | None = None  # the budget's reservation per language, if any
     _document: GlossaryDocument | None = field(default=None, repr=False)
@@ -66,11 +69,12 @@ class JobContext:
             return [(u.id, u.text) for u in self.file.units]
         return [(s.id, s.text) for s in req.segments or []]
 
-    def async_ids(self, lang: str) -> dict[str, str]:
+    def async_ids(self, lang: str) -> Mapping[str, str]:
+        """The async ids stored for `lang` when the job was claimed, by call key."""
         for target in self.job.targets:
             if target.lang == lang:
-                return dict(target.async_ids)
-        return {}
+                return target.async_ids
+        return _NONE
 
     async def document(self) -> GlossaryDocument:
         assert self.glossary is not None
@@ -104,24 +108,19 @@ async def resolve(
     default_policy: Policy,
     durable: Durable,
 ) -> JobContext:
+    """The job's context; raises `Misconfigured` (no retry helps) if the job cannot run."""
     request = job.request
-    ctx = JobContext(
+    policy = await _policy(request, tenants, default_policy, durable)
+    translator = await durable("tenant credential", lambda: tenants.translator(job.tenant_id))
+    return JobContext(
         job=job,
-        translator=None,
-        glossary=None,
-        policy=await _policy(request, tenants, default_policy, durable),
+        translator=translator,
+        glossary=await _glossary(job, glossaries, durable),
+        policy=policy,
         glossaries=glossaries,
         durable=durable,
         file=open_file(request.file) if request.file else None,
     )
-    try:
-        ctx.translator = await durable(
-            "tenant credential", lambda: tenants.translator(job.tenant_id)
-        )
-        ctx.glossary = await _glossary(job, glossaries, durable)
-    except Misconfigured as problem:
-        ctx.problem = problem
-    return ctx
 
 
 async def _policy(

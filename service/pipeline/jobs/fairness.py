@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Candidate:
-    job_id: str
-    tenant_id: str
+from service.pipeline.ports.jobs import Candidate
 
 
 def pick(

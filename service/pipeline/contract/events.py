@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from service.pipeline.contracts import (
+from service.pipeline.contract.messages import (
     CE_SOURCE,
     CE_SPECVERSION,
     TYPE_DEAD_LETTER,

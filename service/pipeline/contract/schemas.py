@@ -1,5 +1,6 @@
 """JSON Schema files of the event contract, generated from the models (`python -m
-service.pipeline.schemas docs/schemas` rewrites them; a test keeps the committed ones current)."""
+service.pipeline.contract.schemas docs/schemas` rewrites them; a test keeps the committed ones
+current)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from service.glossary.events import GlossaryUpdatedV1
-from service.pipeline.contracts import (
+from service.pipeline.contract.messages import (
     DeadLetterV1,
     TranslationCompletedV1,
     TranslationFailedV1,
