@@ -24,7 +24,7 @@ status and `error.type` (a ZaiError's `error_code`, else the exception's class n
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -60,6 +60,7 @@ __all__ = [
     "current",
     "enabled",
     "finish",
+    "finishing",
     "install",
     "outgoing",
     "passthrough",
@@ -174,6 +175,20 @@ def finish(span: Span | None, error: BaseException | None = None) -> None:
     if error is not None:
         _failed(span, error)
     span.end()
+
+
+@contextmanager
+def finishing(spans: Sequence[Span | None]) -> Iterator[None]:
+    """Ends each of `spans` when the block ends, failed with its exception if it raised: the
+    spans of a batch (intake, publish) that are not current while it runs."""
+    try:
+        yield
+    except BaseException as exc:
+        for span in spans:
+            finish(span, exc)
+        raise
+    for span in spans:
+        finish(span)
 
 
 def span(

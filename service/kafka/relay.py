@@ -119,7 +119,7 @@ class OutboxRelay:
         # Hand the whole batch to the producer, then wait for every acknowledgement: one
         # round trip per batch, and the idempotent producer keeps each partition in order.
         spans = [_publish_span(row) for row in rows]
-        try:
+        with tracing.finishing(spans):
             deliveries = [
                 await producer.send(
                     row.topic,
@@ -131,12 +131,6 @@ class OutboxRelay:
             ]
             for delivery in deliveries:
                 await delivery
-        except BaseException as exc:
-            for span in spans:
-                tracing.finish(span, exc)
-            raise
-        for span in spans:
-            tracing.finish(span)
         await self._outbox.mark_sent([r.id for r in rows])
 
     async def _ensure_producer(self) -> AIOKafkaProducer:

@@ -86,15 +86,8 @@ class Intake:
         Each message gets an `intake` span, a child of its producer's `traceparent`, ended when
         the batch is persisted; its context goes with the job (or the dead letter)."""
         spans = [_intake_span(m) for m in messages]
-        try:
-            accepted = await self._accept(messages, spans)
-        except BaseException as exc:
-            for span in spans:
-                tracing.finish(span, exc)
-            raise
-        for span in spans:
-            tracing.finish(span)
-        return accepted
+        with tracing.finishing(spans):
+            return await self._accept(messages, spans)
 
     async def _accept(
         self, messages: Sequence[Message], spans: Sequence[tracing.Span | None]
